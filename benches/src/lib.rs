@@ -1,0 +1,1 @@
+//! filo benchmarks.

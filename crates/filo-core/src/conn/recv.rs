@@ -1,0 +1,410 @@
+//! Received HTTP/3: quiche's h3 events turned into filo events, with the
+//! message validation, frame-order checks, limits and GOAWAY rejection
+//! quiche leaves to the application.
+
+use std::time::Instant;
+
+use quiche::h3::Event as H3Event;
+
+use super::{Connection, Ctx, Goaway, is_request_stream};
+use crate::alloc_audit::q;
+use crate::error::code;
+use crate::event::{EventKind, StreamFailure};
+use crate::headers::HeaderList;
+use crate::stream::{RecvPhase, SendPhase, StreamId, StreamState};
+use crate::validate::{self, MessageError};
+
+/// The wire code for an h3 error quiche reports (its own mapping is private).
+pub(crate) fn h3_wire_code(e: quiche::h3::Error) -> u64 {
+    use quiche::h3::Error as E;
+    match e {
+        E::Done => code::H3_NO_ERROR,
+        E::ExcessiveLoad => code::H3_EXCESSIVE_LOAD,
+        E::IdError => 0x108,
+        E::StreamCreationError => 0x103,
+        E::ClosedCriticalStream => 0x104,
+        E::MissingSettings => 0x10a,
+        E::FrameUnexpected => code::H3_FRAME_UNEXPECTED,
+        E::FrameError => 0x106,
+        E::QpackDecompressionFailed => 0x200,
+        E::SettingsError => 0x109,
+        E::RequestRejected => code::H3_REQUEST_REJECTED,
+        E::RequestCancelled => code::H3_REQUEST_CANCELLED,
+        E::RequestIncomplete => code::H3_REQUEST_INCOMPLETE,
+        E::MessageError => code::H3_MESSAGE_ERROR,
+        E::ConnectError => 0x10f,
+        E::VersionFallback => 0x110,
+        _ => code::H3_INTERNAL_ERROR,
+    }
+}
+
+impl Connection {
+    /// Drains quiche's h3 events for this connection.
+    pub(crate) fn poll_h3(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        loop {
+            if self.is_closing() {
+                return;
+            }
+            let Some(h3) = self.h3.as_mut() else { return };
+            match q!(h3.poll(&mut self.q)) {
+                Ok((id, ev)) => self.on_h3_event(id, ev, now, ctx),
+                Err(quiche::h3::Error::Done) => return,
+                Err(e) => {
+                    // quiche closes the connection itself for protocol
+                    // errors; make sure of it for the rest.
+                    self.protocol_error(h3_wire_code(e), b"");
+                    return;
+                }
+            }
+        }
+    }
+
+    fn on_h3_event(&mut self, id: u64, ev: H3Event, now: Instant, ctx: &mut Ctx<'_>) {
+        match ev {
+            H3Event::Headers { list, more_frames } => {
+                self.on_headers(id, HeaderList::from_quiche(list), !more_frames, now, ctx);
+            }
+            H3Event::Data => self.on_data(id, ctx),
+            H3Event::Finished => self.on_finished(id, ctx),
+            H3Event::Reset(code) => self.on_reset(id, code, ctx),
+            H3Event::PriorityUpdate => {
+                // Priorities are not acted on; drop the stored update so it
+                // does not accumulate.
+                if let Some(h3) = self.h3.as_mut() {
+                    let _ = q!(h3.take_last_priority_update(id));
+                }
+            }
+            H3Event::GoAway => self.on_goaway(id, ctx),
+        }
+    }
+
+    fn on_headers(
+        &mut self,
+        id: u64,
+        headers: HeaderList,
+        fin: bool,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let phase = match self.streams.get(&id) {
+            Some(st) => st.recv,
+            None if self.is_server && is_request_stream(id) => {
+                self.streams.insert(id, StreamState::server());
+                RecvPhase::Head { interim: 0 }
+            }
+            None => return,
+        };
+        let size = validate::field_section_size(headers.fields());
+        let limit = ctx.limits.max_field_section_size;
+        match phase {
+            RecvPhase::Head { .. } if self.is_server => {
+                self.on_request_head(id, headers, fin, size, now, ctx);
+            }
+            RecvPhase::Head { interim } => {
+                self.on_response_head(id, headers, fin, size, interim, ctx);
+            }
+            RecvPhase::Body => {
+                if size > limit {
+                    let reason = StreamFailure::HeadersTooLarge { size, limit };
+                    self.fail_stream(id, reason, code::H3_REQUEST_CANCELLED, ctx);
+                } else if let Err(e) = validate::validate_trailers(headers.fields()) {
+                    self.malformed(id, e, ctx);
+                } else {
+                    self.set_recv(id, RecvPhase::Trailers);
+                    self.emit(ctx, EventKind::Trailers { stream: StreamId(id), headers });
+                }
+            }
+            // A header section after trailers (RFC 9114 §4.1): quiche catches
+            // it on servers, nothing catches it on clients.
+            RecvPhase::Trailers => {
+                self.protocol_error(code::H3_FRAME_UNEXPECTED, b"HEADERS after trailers");
+            }
+            RecvPhase::Done => {}
+        }
+    }
+
+    fn on_request_head(
+        &mut self,
+        id: u64,
+        headers: HeaderList,
+        fin: bool,
+        size: u64,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+    ) {
+        self.timers.first_request = None;
+        self.next_request_id = self.next_request_id.max(id + 4);
+        if let Goaway::Final(limit) = self.goaway_sent {
+            if id >= limit {
+                self.reject(id, ctx);
+                return;
+            }
+        }
+        self.requests += 1;
+        self.stats.requests += 1;
+        if self.requests > ctx.limits.max_requests_per_connection {
+            self.reject(id, ctx);
+            return;
+        }
+        if self.requests == ctx.limits.max_requests_per_connection {
+            // This is the last request served here: tell the client now.
+            self.final_goaway(now, ctx);
+        }
+        let limit = ctx.limits.max_field_section_size;
+        if size > limit {
+            self.answer_431(id, size, limit, ctx);
+            return;
+        }
+        let info = match validate::validate_request(headers.fields()) {
+            Ok(info) => info,
+            Err(e) => return self.malformed(id, e, ctx),
+        };
+        if fin && info.content_length.is_some_and(|n| n != 0) {
+            return self.malformed(id, MessageError::ContentLengthMismatch, ctx);
+        }
+        if let Some(st) = self.streams.get_mut(&id) {
+            st.recv = RecvPhase::Body;
+            st.content_length = info.content_length;
+            st.method = info.method;
+        }
+        self.emit(ctx, EventKind::Request { stream: StreamId(id), headers, fin });
+    }
+
+    fn on_response_head(
+        &mut self,
+        id: u64,
+        headers: HeaderList,
+        fin: bool,
+        size: u64,
+        interim: u32,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let limit = ctx.limits.max_field_section_size;
+        if size > limit {
+            let reason = StreamFailure::HeadersTooLarge { size, limit };
+            return self.fail_stream(id, reason, code::H3_REQUEST_CANCELLED, ctx);
+        }
+        let info = match validate::validate_response(headers.fields()) {
+            Ok(info) => info,
+            Err(e) => return self.malformed(id, e, ctx),
+        };
+        let stream = StreamId(id);
+        if info.is_interim() {
+            if fin {
+                return self.malformed(id, MessageError::Incomplete, ctx);
+            }
+            if interim >= ctx.limits.max_interim_responses {
+                let reason = StreamFailure::TooManyInterim;
+                return self.fail_stream(id, reason, code::H3_EXCESSIVE_LOAD, ctx);
+            }
+            self.set_recv(id, RecvPhase::Head { interim: interim + 1 });
+            self.emit(ctx, EventKind::Interim { stream, headers });
+            return;
+        }
+        if let Some(st) = self.streams.get_mut(&id) {
+            st.recv = RecvPhase::Body;
+            st.status = info.status;
+            st.content_length = info.content_length;
+            if fin && st.checks_content_length() && info.content_length.is_some_and(|n| n != 0) {
+                return self.malformed(id, MessageError::ContentLengthMismatch, ctx);
+            }
+        }
+        self.emit(ctx, EventKind::Response { stream, headers, fin });
+    }
+
+    fn on_data(&mut self, id: u64, ctx: &mut Ctx<'_>) {
+        let Some(st) = self.streams.get(&id) else { return };
+        match st.recv {
+            RecvPhase::Body => self.emit(ctx, EventKind::Data { stream: StreamId(id) }),
+            // DATA before the (final) response head, or after trailers.
+            RecvPhase::Head { .. } => {
+                self.protocol_error(code::H3_FRAME_UNEXPECTED, b"DATA before HEADERS");
+            }
+            RecvPhase::Trailers => {
+                self.protocol_error(code::H3_FRAME_UNEXPECTED, b"DATA after trailers");
+            }
+            RecvPhase::Done => {}
+        }
+    }
+
+    fn on_finished(&mut self, id: u64, ctx: &mut Ctx<'_>) {
+        let Some(st) = self.streams.get(&id).copied() else { return };
+        match st.recv {
+            RecvPhase::Head { .. } => {
+                let code = if self.is_server {
+                    code::H3_REQUEST_INCOMPLETE
+                } else {
+                    code::H3_MESSAGE_ERROR
+                };
+                self.fail_stream(id, StreamFailure::Incomplete, code, ctx);
+            }
+            RecvPhase::Body | RecvPhase::Trailers => {
+                if st.checks_content_length()
+                    && st.content_length.is_some_and(|n| n != st.received)
+                {
+                    return self.malformed(id, MessageError::ContentLengthMismatch, ctx);
+                }
+                self.set_recv(id, RecvPhase::Done);
+                self.emit(ctx, EventKind::Finished { stream: StreamId(id) });
+                self.settle_stream(id);
+            }
+            RecvPhase::Done => {}
+        }
+    }
+
+    fn on_reset(&mut self, id: u64, err: u64, ctx: &mut Ctx<'_>) {
+        let Some(st) = self.streams.get_mut(&id) else { return };
+        if st.recv == RecvPhase::Done {
+            return;
+        }
+        st.recv = RecvPhase::Done;
+        let send_open = st.send != SendPhase::Done;
+        st.send = SendPhase::Done;
+        if send_open {
+            let _ = q!(self.q.stream_shutdown(
+                id,
+                quiche::Shutdown::Write,
+                code::H3_REQUEST_CANCELLED
+            ));
+        }
+        let stream = StreamId(id);
+        if !self.is_server && err == code::H3_REQUEST_REJECTED {
+            self.emit(ctx, EventKind::NotProcessed { stream });
+        } else {
+            self.emit(ctx, EventKind::Reset { stream, code: err });
+            self.count_abnormal(ctx);
+        }
+        self.settle_stream(id);
+    }
+
+    fn on_goaway(&mut self, id: u64, ctx: &mut Ctx<'_>) {
+        self.peer_goaway = Some(self.peer_goaway.map_or(id, |p| p.min(id)));
+        self.emit(ctx, EventKind::GoAway { id });
+        if self.is_server {
+            return;
+        }
+        // Client: requests at or above the id were not processed.
+        let conn = self.handle;
+        let q = &mut self.q;
+        let events = &mut *ctx.events;
+        self.streams.retain(|&sid, st| {
+            if sid < id || st.recv == RecvPhase::Done {
+                return true;
+            }
+            let _ = q!(q.stream_shutdown(sid, quiche::Shutdown::Read, code::H3_REQUEST_CANCELLED));
+            let _ = q!(q.stream_shutdown(sid, quiche::Shutdown::Write, code::H3_REQUEST_CANCELLED));
+            events.push_back(crate::event::Event {
+                conn,
+                kind: EventKind::NotProcessed {
+                    stream: StreamId(sid),
+                },
+            });
+            false
+        });
+    }
+
+    /// Reports STOP_SENDING and returning capacity; quiche lists both through
+    /// `stream_writable_next`.
+    pub(crate) fn drain_writable(&mut self, ctx: &mut Ctx<'_>) {
+        while let Some(id) = q!(self.q.stream_writable_next()) {
+            let Some(st) = self.streams.get_mut(&id) else { continue };
+            match q!(self.q.stream_capacity(id)) {
+                Err(quiche::Error::StreamStopped(err)) => {
+                    if st.send == SendPhase::Done {
+                        continue;
+                    }
+                    st.send = SendPhase::Done;
+                    st.want_writable = false;
+                    self.emit(ctx, EventKind::StopSending { stream: StreamId(id), code: err });
+                    if err != code::H3_NO_ERROR {
+                        self.count_abnormal(ctx);
+                    }
+                    self.settle_stream(id);
+                }
+                Ok(_) if st.want_writable => {
+                    st.want_writable = false;
+                    self.emit(ctx, EventKind::Writable { stream: StreamId(id) });
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn set_recv(&mut self, id: u64, phase: RecvPhase) {
+        if let Some(st) = self.streams.get_mut(&id) {
+            st.recv = phase;
+        }
+    }
+
+    /// Drops filo's entry once both directions are over.
+    pub(crate) fn settle_stream(&mut self, id: u64) {
+        if self.streams.get(&id).is_some_and(StreamState::is_over) {
+            self.streams.remove(&id);
+        }
+    }
+
+    /// Ends both directions of a stream with `err` (no event).
+    pub(crate) fn abort_stream(&mut self, id: u64, err: u64) {
+        if let Some(st) = self.streams.get_mut(&id) {
+            if st.recv != RecvPhase::Done {
+                let _ = q!(self.q.stream_shutdown(id, quiche::Shutdown::Read, err));
+            }
+            if st.send != SendPhase::Done {
+                let _ = q!(self.q.stream_shutdown(id, quiche::Shutdown::Write, err));
+            }
+            st.recv = RecvPhase::Done;
+            st.send = SendPhase::Done;
+        }
+        self.streams.remove(&id);
+    }
+
+    /// A malformed message: stream error H3_MESSAGE_ERROR.
+    pub(crate) fn malformed(&mut self, id: u64, e: MessageError, ctx: &mut Ctx<'_>) {
+        self.fail_stream(id, StreamFailure::Malformed(e), e.wire_code(), ctx);
+    }
+
+    /// Refuses a received message: ends the stream with `err`, tells the
+    /// application, counts it against the abnormal-stream budget.
+    pub(crate) fn fail_stream(
+        &mut self,
+        id: u64,
+        reason: StreamFailure,
+        err: u64,
+        ctx: &mut Ctx<'_>,
+    ) {
+        self.abort_stream(id, err);
+        self.emit(ctx, EventKind::StreamFailed { stream: StreamId(id), reason });
+        self.count_abnormal(ctx);
+    }
+
+    /// Server: a request at or above our GOAWAY id, or past the request cap.
+    fn reject(&mut self, id: u64, ctx: &mut Ctx<'_>) {
+        self.abort_stream(id, code::H3_REQUEST_REJECTED);
+        self.stats.rejected_requests += 1;
+        self.count_abnormal(ctx);
+    }
+
+    /// Server: a request head over filo's soft limit gets 431 without
+    /// reaching the application; the rest of the request is refused with
+    /// STOP_SENDING(H3_NO_ERROR) (RFC 9114 §4.1.1).
+    fn answer_431(&mut self, id: u64, size: u64, limit: u64, ctx: &mut Ctx<'_>) {
+        let sent = self.h3.as_mut().is_some_and(|h3| {
+            q!(h3.send_response(&mut self.q, id, &[(b":status", b"431")], true)).is_ok()
+        });
+        if sent {
+            if let Some(st) = self.streams.get_mut(&id) {
+                st.send = SendPhase::Done;
+            }
+            let _ = q!(self.q.stream_shutdown(id, quiche::Shutdown::Read, code::H3_NO_ERROR));
+            if let Some(st) = self.streams.get_mut(&id) {
+                st.recv = RecvPhase::Done;
+            }
+            self.streams.remove(&id);
+        } else {
+            self.abort_stream(id, code::H3_REQUEST_REJECTED);
+        }
+        let reason = StreamFailure::HeadersTooLarge { size, limit };
+        self.emit(ctx, EventKind::StreamFailed { stream: StreamId(id), reason });
+        self.count_abnormal(ctx);
+    }
+}

@@ -1,0 +1,347 @@
+//! Received datagrams: routing by DCID, and the stateless answers to
+//! datagrams no connection owns (Version Negotiation, Retry, stateless
+//! reset), plus accepting new connections under the caps.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use super::Endpoint;
+use crate::alloc_audit::{Scope, q};
+use crate::cid::CidKey;
+use crate::config::{RetryMode, Role};
+use crate::event::{Event, EventKind};
+use crate::packet::{
+    Header, LongType, MIN_INITIAL_DATAGRAM, MIN_RESET_LEN, RESET_TOKEN_LEN, VERSION_1,
+    write_stateless_reset,
+};
+use crate::retry::{MAX_TOKEN_LEN, TokenError};
+use crate::transmit::RecvMeta;
+
+/// Largest stateless reset filo sends (it is also always shorter than the
+/// packet that triggered it).
+const MAX_RESET_LEN: usize = 64;
+
+/// A new client's Initial, copied out of the datagram so the buffer can be
+/// handed to quiche.
+struct NewInitial {
+    dcid: CidKey,
+    scid: CidKey,
+    token: [u8; MAX_TOKEN_LEN],
+    token_len: usize,
+    token_too_long: bool,
+}
+
+impl Endpoint {
+    /// Handles one received UDP payload, or a GRO batch of them split by
+    /// `meta.segment_size`. Each datagram is routed by its own DCID and
+    /// decrypted in place in `data`. Datagrams no connection can use are
+    /// dropped and counted in [`stats`](Self::stats); some are answered
+    /// statelessly (Version Negotiation, Retry, stateless reset).
+    pub fn handle_datagram(&mut self, now: Instant, meta: RecvMeta, data: &mut [u8]) {
+        let _scope = Scope::filo();
+        self.note_now(now);
+        match meta.segment_size {
+            Some(stride) if stride > 0 && stride < data.len() => {
+                for segment in data.chunks_mut(stride) {
+                    self.handle_one(now, meta.local, meta.peer, segment);
+                }
+            }
+            _ => self.handle_one(now, meta.local, meta.peer, data),
+        }
+    }
+
+    fn handle_one(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, buf: &mut [u8]) {
+        self.stats.datagrams_in += 1;
+        self.stats.bytes_in += buf.len() as u64;
+        let is_server = self.cfg.role == Role::Server;
+        let cid_len = self.cfg.cid_gen.cid_len();
+        let Ok(hdr) = Header::parse(buf, cid_len) else {
+            self.stats.dropped.malformed += 1;
+            return;
+        };
+        let len = buf.len();
+        let route = self.routes.get(hdr.dcid());
+        match hdr {
+            Header::Long { version: 0, .. } => {
+                // Version Negotiation: only a client that sent an Initial to
+                // this CID may use it; never answered.
+                match route {
+                    Some(slot) if !is_server => self.recv_on(slot, now, local, peer, buf),
+                    _ => self.stats.dropped.version_negotiation += 1,
+                }
+                return;
+            }
+            Header::Long {
+                version,
+                dcid,
+                scid,
+                ..
+            } if version != VERSION_1 => {
+                if is_server && len >= MIN_INITIAL_DATAGRAM {
+                    self.send_version_negotiation(local, peer, scid, dcid);
+                } else {
+                    self.stats.dropped.unsupported_version += 1;
+                }
+                return;
+            }
+            Header::Long {
+                ty: LongType::Initial,
+                ..
+            } if is_server && len < MIN_INITIAL_DATAGRAM => {
+                // quiche does not enforce RFC 9000 §14.1 on receive.
+                self.stats.dropped.short_initial += 1;
+                return;
+            }
+            _ => {}
+        }
+        if let Some(slot) = route {
+            self.recv_on(slot, now, local, peer, buf);
+            return;
+        }
+        match hdr {
+            Header::Short { dcid } => {
+                self.stats.dropped.unknown_cid += 1;
+                if let Some(key) = CidKey::new(dcid) {
+                    self.maybe_reset(now, local, peer, key, len);
+                }
+            }
+            Header::Long {
+                ty: LongType::Initial,
+                dcid,
+                scid,
+                token,
+                ..
+            } if is_server => {
+                let token = token.unwrap_or(&[]);
+                let (Some(dcid), Some(scid)) = (CidKey::new(dcid), CidKey::new(scid)) else {
+                    self.stats.dropped.malformed += 1;
+                    return;
+                };
+                let mut init = NewInitial {
+                    dcid,
+                    scid,
+                    token: [0; MAX_TOKEN_LEN],
+                    token_len: token.len().min(MAX_TOKEN_LEN),
+                    token_too_long: token.len() > MAX_TOKEN_LEN,
+                };
+                init.token[..init.token_len].copy_from_slice(&token[..init.token_len]);
+                self.on_new_initial(now, local, peer, init, buf);
+            }
+            Header::Long { .. } if !is_server => self.stats.dropped.not_a_server += 1,
+            Header::Long { .. } => self.stats.dropped.unknown_cid += 1,
+        }
+    }
+
+    /// Feeds a datagram to a connection and processes what follows.
+    fn recv_on(&mut self, slot: u32, now: Instant, local: SocketAddr, peer: SocketAddr, buf: &mut [u8]) {
+        self.with_ctx(slot, |c, ctx| {
+            let info = quiche::RecvInfo { from: peer, to: local };
+            if q!(c.q.recv(buf, info)).is_err() {
+                c.stats.recv_errors += 1;
+            }
+            c.on_datagram(now, ctx);
+        });
+        self.settle(slot);
+    }
+
+    /// A server's answer to an Initial for an unknown CID: caps, then Retry
+    /// or token check, then a new connection.
+    fn on_new_initial(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        init: NewInitial,
+        buf: &mut [u8],
+    ) {
+        let l = &self.cfg.limits;
+        if self.live >= l.max_connections {
+            self.stats.dropped.connection_limit += 1;
+            return;
+        }
+        if self.per_ip.get(&peer.ip()).copied().unwrap_or(0) as usize >= l.max_connections_per_ip {
+            self.stats.dropped.per_ip_limit += 1;
+            return;
+        }
+        let token = &init.token[..init.token_len];
+        let odcid = if init.token_len > 0 || init.token_too_long {
+            // The Initial answers our Retry: its DCID is the Retry's SCID.
+            let checked = if init.token_too_long || init.dcid.as_slice().len() != self.cfg.cid_gen.cid_len() {
+                Err(TokenError::Invalid)
+            } else {
+                self.retry
+                    .validate(self.millis(now), token, init.dcid.as_slice(), peer)
+            };
+            match checked {
+                Ok(odcid) => Some(odcid),
+                Err(TokenError::Invalid) => {
+                    self.stats.dropped.invalid_token += 1;
+                    return;
+                }
+                Err(TokenError::Expired) => {
+                    self.stats.dropped.expired_token += 1;
+                    return;
+                }
+            }
+        } else {
+            let retry = match l.retry {
+                RetryMode::Never => false,
+                RetryMode::Always => true,
+                RetryMode::AboveHandshakes(n) => self.pending_handshakes >= n,
+            };
+            if retry {
+                self.send_retry(now, local, peer, &init);
+                return;
+            }
+            None
+        };
+        if self.pending_handshakes >= self.cfg.limits.max_pending_handshakes {
+            self.stats.dropped.handshake_limit += 1;
+            return;
+        }
+        self.accept(now, local, peer, &init, odcid, buf);
+    }
+
+    fn accept(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        init: &NewInitial,
+        odcid: Option<CidKey>,
+        buf: &mut [u8],
+    ) {
+        // After a Retry the connection keeps the Retry's SCID (the DCID of
+        // this Initial): quiche uses `scid` as the retry source CID.
+        let (scid_key, client_dcid) = match odcid {
+            Some(_) => (init.dcid, None),
+            None => (self.fresh_cid().0, Some(init.dcid)),
+        };
+        let scid = quiche::ConnectionId::from_ref(scid_key.as_slice());
+        let token = u128::from_be_bytes(self.cfg.keys.reset_token(scid_key.as_slice()));
+        self.cfg.quic.set_stateless_reset_token(Some(token));
+        let odcid_ref = odcid.as_ref().map(|k| quiche::ConnectionId::from_ref(k.as_slice()));
+        let created = q!(quiche::accept(
+            &scid,
+            odcid_ref.as_ref(),
+            local,
+            peer,
+            &mut self.cfg.quic
+        ));
+        let Ok(qconn) = created else {
+            self.stats.dropped.malformed += 1;
+            return;
+        };
+        let slot = self.insert(qconn, local, peer, now);
+        // Feed the Initial; keep no state if it did not decrypt.
+        let processed = self
+            .with_ctx(slot, |c, _| {
+                let info = quiche::RecvInfo { from: peer, to: local };
+                let _ = q!(c.q.recv(buf, info));
+                q!(c.q.stats()).recv > 0 && !q!(c.q.is_closed())
+            })
+            .unwrap_or(false);
+        if !processed {
+            self.discard(slot);
+            self.stats.dropped.undecryptable_initial += 1;
+            return;
+        }
+        self.routes.insert(scid_key, slot);
+        let mut dcid_routed = false;
+        if let Some(d) = client_dcid {
+            dcid_routed = self.routes.insert(d, slot);
+        }
+        *self.per_ip.entry(peer.ip()).or_insert(0) += 1;
+        self.pending_handshakes += 1;
+        self.stats.connections_opened += 1;
+        let handle = self.handle_of(slot);
+        let s = &mut self.slots[slot as usize];
+        s.pending = true;
+        if let Some(c) = s.conn.as_deref_mut() {
+            c.routed.push(scid_key);
+            if dcid_routed {
+                c.client_dcid = client_dcid;
+            }
+            c.surfaced = true;
+        }
+        self.events.push_back(Event {
+            conn: handle,
+            kind: EventKind::Accepted,
+        });
+        self.with_ctx(slot, |c, ctx| c.on_datagram(now, ctx));
+        self.settle(slot);
+    }
+
+    /// Drops a connection that never surfaced (no event).
+    fn discard(&mut self, slot: u32) {
+        let s = &mut self.slots[slot as usize];
+        if s.conn.take().is_some() {
+            s.generation = s.generation.wrapping_add(1);
+            self.live -= 1;
+            self.free.push(slot);
+        }
+    }
+
+    fn send_version_negotiation(&mut self, local: SocketAddr, peer: SocketAddr, scid: &[u8], dcid: &[u8]) {
+        let ok = self.stateless.push(local, peer, |out| {
+            let s = quiche::ConnectionId::from_ref(scid);
+            let d = quiche::ConnectionId::from_ref(dcid);
+            q!(quiche::negotiate_version(&s, &d, out)).unwrap_or(0)
+        });
+        if ok {
+            self.stats.version_negotiations += 1;
+        } else {
+            self.stats.dropped.stateless_queue_full += 1;
+        }
+    }
+
+    fn send_retry(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, init: &NewInitial) {
+        let (new_scid, _) = self.fresh_cid();
+        let mut token = [0u8; MAX_TOKEN_LEN];
+        let n = self.retry.mint(
+            self.millis(now),
+            init.dcid.as_slice(),
+            new_scid.as_slice(),
+            peer,
+            &mut token,
+        );
+        let ok = self.stateless.push(local, peer, |out| {
+            let scid = quiche::ConnectionId::from_ref(init.scid.as_slice());
+            let dcid = quiche::ConnectionId::from_ref(init.dcid.as_slice());
+            let new = quiche::ConnectionId::from_ref(new_scid.as_slice());
+            q!(quiche::retry(&scid, &dcid, &new, &token[..n], VERSION_1, out)).unwrap_or(0)
+        });
+        if ok {
+            self.stats.retries += 1;
+        } else {
+            self.stats.dropped.stateless_queue_full += 1;
+        }
+    }
+
+    /// Answers a short-header packet for an unknown CID with a stateless
+    /// reset: only if it could carry a CID we issued, always shorter than
+    /// it, at least 21 bytes, within the rate limit.
+    fn maybe_reset(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, dcid: CidKey, trigger: usize) {
+        let cid_len = self.cfg.cid_gen.cid_len();
+        // Smallest packet that could carry our CID: first byte, CID, a
+        // 1-byte packet number, 4 bytes of payload and a 16-byte tag
+        // (RFC 9000 §10.3: the reset must be smaller than the trigger).
+        if trigger < (1 + cid_len + 1 + 4 + 16).max(MIN_RESET_LEN + 1) {
+            return;
+        }
+        if !self.resets.take(now) {
+            self.stats.resets_rate_limited += 1;
+            return;
+        }
+        let token: [u8; RESET_TOKEN_LEN] = self.cfg.keys.reset_token(dcid.as_slice());
+        let len = (trigger - 1).min(MAX_RESET_LEN);
+        let ok = self
+            .stateless
+            .push(local, peer, |out| write_stateless_reset(out, len, &token));
+        if ok {
+            self.stats.resets_sent += 1;
+        } else {
+            self.stats.dropped.stateless_queue_full += 1;
+        }
+    }
+}
