@@ -41,6 +41,12 @@ impl TestPki {
 
     /// The server's TLS identity (leaf + CA chain, key), in memory.
     pub fn server_tls(&self) -> ServerTls {
+        ServerTls::Context(self.server_context())
+    }
+
+    /// A BoringSSL context holding the server's identity (for raw quiche
+    /// servers: `quiche::Config::with_boring_ssl_ctx_builder`).
+    pub fn server_context(&self) -> SslContextBuilder {
         let mut b = SslContextBuilder::new(SslMethod::tls()).expect("ssl ctx");
         b.set_certificate(&X509::from_der(&self.leaf_der).expect("leaf der"))
             .expect("set cert");
@@ -48,7 +54,7 @@ impl TestPki {
             .expect("chain");
         b.set_private_key(&PKey::private_key_from_der(&self.key_der).expect("key der"))
             .expect("set key");
-        ServerTls::Context(b)
+        b
     }
 
     /// A client that trusts this CA only (verification on), in memory.

@@ -15,6 +15,7 @@ mod apps;
 mod certs;
 mod link;
 mod pair;
+pub mod raw;
 mod sim;
 
 pub use apps::{
