@@ -66,8 +66,9 @@ pub(crate) struct StreamState {
     pub(crate) method: MethodKind,
     /// Client: the response status (204/304 carry no body).
     pub(crate) status: u16,
-    /// The application wants `Writable` when capacity returns.
-    pub(crate) want_writable: bool,
+    /// Bytes of send capacity the application waits for (`Writable`);
+    /// 0 when it waits for nothing.
+    pub(crate) writable_need: u32,
 }
 
 impl StreamState {
@@ -79,7 +80,7 @@ impl StreamState {
             received: 0,
             method: MethodKind::Other,
             status: 0,
-            want_writable: false,
+            writable_need: 0,
         }
     }
 

@@ -110,8 +110,11 @@ impl Outgoing {
             let last = self.sent + n as u64 == total;
             let fin = last && self.trailers.is_empty();
             if n == 0 && !fin {
-                c.send_trailers(stream, &self.trailers)?;
-                self.done = true;
+                match c.send_trailers(stream, &self.trailers) {
+                    Ok(()) => self.done = true,
+                    Err(StreamError::Blocked) => return Ok(()), // wait for Writable
+                    Err(e) => return Err(e),
+                }
                 break;
             }
             match c.send_body(stream, &chunk[..n], fin) {
@@ -199,6 +202,8 @@ pub struct ServedRequest {
     pub stopped: Option<u64>,
     /// The response was fully sent.
     pub responded: bool,
+    /// The response head was refused for capacity; retried on `Writable`.
+    head_blocked: bool,
     out: Option<Outgoing>,
 }
 
@@ -247,7 +252,7 @@ impl ServerApp {
         let (status, body) = if let Some(n) = path.strip_prefix("/bytes/") {
             (200, Body::Pattern { seed, len: n.parse().unwrap_or(0) })
         } else if path == "/echo" {
-            (200, Body::Bytes(req.body.bytes.take().unwrap_or_default()))
+            (200, Body::Bytes(req.body.bytes.clone().unwrap_or_default()))
         } else if let Some(s) = path.strip_prefix("/status/") {
             (s.parse().unwrap_or(500), Body::Bytes(Vec::new()))
         } else {
@@ -263,9 +268,17 @@ impl ServerApp {
         let len = body.len().to_string();
         let head = [(":status", status.as_str()), ("content-length", len.as_str())];
         let no_body = body.len() == 0 && trailers.is_empty();
-        if let Err(e) = c.send_response(stream, &head, no_body) {
-            self.errors.push(format!("send_response {stream}: {e}"));
-            return;
+        match c.send_response(stream, &head, no_body) {
+            Ok(()) => req.head_blocked = false,
+            Err(StreamError::Blocked) => {
+                // Congestion or flow control: filo emits `Writable` later.
+                req.head_blocked = true;
+                return;
+            }
+            Err(e) => {
+                self.errors.push(format!("send_response {stream}: {e}"));
+                return;
+            }
         }
         if no_body {
             req.responded = true;
@@ -325,7 +338,9 @@ impl NodeApp for ServerApp {
             }
             EventKind::Writable { stream } => {
                 if let Some(req) = self.requests.get_mut(&(conn, stream)) {
-                    if let Some(out) = req.out.as_mut() {
+                    if req.head_blocked {
+                        self.respond(ep, conn, stream);
+                    } else if let Some(out) = req.out.as_mut() {
                         match out.pump(ep, conn, stream) {
                             Ok(()) => req.responded = out.done,
                             Err(e) => self.errors.push(format!("pump {stream}: {e}")),

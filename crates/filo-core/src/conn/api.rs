@@ -15,6 +15,24 @@ use crate::validate::{self, MessageError, MethodKind};
 
 /// SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 §7.2.4.1).
 const SETTINGS_MAX_FIELD_SECTION_SIZE: u64 = 0x6;
+/// A DATA frame's type and length varints, at most.
+const DATA_FRAME_OVERHEAD: usize = 1 + 8;
+/// The most body capacity a `Writable` waits for: small enough that a
+/// congestion window collapsed to its minimum (2 packets) still reaches it.
+const WRITABLE_CHUNK: usize = 1024;
+
+/// An upper bound of a header section's encoded size: QPACK with the
+/// static table and literals never exceeds name + value + 32 per field
+/// (the RFC 9114 §4.2.2 size), plus the HEADERS frame header.
+/// Capacity worth waiting for to continue a body: the rest, up to a chunk,
+/// plus a DATA frame header.
+fn body_chunk(remaining: usize) -> usize {
+    remaining.min(WRITABLE_CHUNK) + DATA_FRAME_OVERHEAD
+}
+
+fn header_bytes(section_size: u64) -> usize {
+    usize::try_from(section_size).unwrap_or(usize::MAX).saturating_add(1 + 8)
+}
 
 /// A command view of one live connection, borrowed from the [`Endpoint`]
 /// (`endpoint.conn(handle)`). Every command runs the connection's follow-up
@@ -92,7 +110,7 @@ impl<'a> Conn<'a> {
         let out = self.ep.with_ctx(self.slot, |c, ctx| {
             let r = f(c, ctx);
             if let Some(now) = now.filter(|_| follow_up(&r)) {
-                c.process(now, ctx);
+                c.process(now, false, ctx);
             }
             r
         });
@@ -244,13 +262,13 @@ impl<'a> Conn<'a> {
         next: SendPhase,
     ) -> Result<(), StreamError> {
         let id = stream.0;
+        let size = validate::field_section_size(headers);
         self.run(|c, _| {
             if !c.is_server {
                 return Err(StreamError::InvalidState);
             }
             let phase = c.send_phase(stream)?;
             if let Some(limit) = c.peer_field_section_limit() {
-                let size = validate::field_section_size(headers);
                 if size > limit {
                     return Err(StreamError::HeadersTooLarge { size, limit });
                 }
@@ -269,7 +287,7 @@ impl<'a> Conn<'a> {
                     c.settle_stream(id);
                     Ok(())
                 }
-                Err(e) => Err(c.on_send_error(id, e)),
+                Err(e) => Err(c.on_send_error(id, e, header_bytes(size))),
             }
         })
     }
@@ -293,20 +311,14 @@ impl<'a> Conn<'a> {
             match q!(h3.send_body(&mut c.q, id, data, fin)) {
                 Ok(n) => {
                     if n < data.len() {
-                        c.want_writable(id, data.len() - n);
+                        c.want_writable(id, body_chunk(data.len() - n));
                     } else if fin {
                         c.set_send(id, SendPhase::Done);
                         c.settle_stream(id);
                     }
                     Ok(n)
                 }
-                Err(e) => {
-                    let err = c.on_send_error(id, e);
-                    if err == StreamError::Blocked {
-                        c.want_writable(id, data.len().max(1));
-                    }
-                    Err(err)
-                }
+                Err(e) => Err(c.on_send_error(id, e, body_chunk(data.len()))),
             }
         })
     }
@@ -318,6 +330,7 @@ impl<'a> Conn<'a> {
         headers: Headers<'_, N, V>,
     ) -> Result<(), StreamError> {
         let id = stream.0;
+        let size = validate::field_section_size(headers);
         self.run(|c, _| {
             if c.send_phase(stream)? != SendPhase::Body {
                 return Err(StreamError::InvalidState);
@@ -329,7 +342,7 @@ impl<'a> Conn<'a> {
                     c.settle_stream(id);
                     Ok(())
                 }
-                Err(e) => Err(c.on_send_error(id, e)),
+                Err(e) => Err(c.on_send_error(id, e, header_bytes(size))),
             }
         })
     }
@@ -484,24 +497,32 @@ impl Connection {
         }
     }
 
-    /// Asks quiche to report the stream when `len` bytes fit.
+    /// Records that the application waits for `len` bytes of capacity.
+    /// filo checks waiting streams itself after every datagram and timeout
+    /// (see `drain_writable`): quiche's own watermark cannot be relied on,
+    /// because one above the congestion window never fires.
     fn want_writable(&mut self, id: u64, len: usize) {
         if let Some(st) = self.streams.get_mut(&id) {
-            st.want_writable = true;
+            st.writable_need = u32::try_from(len.max(1)).unwrap_or(u32::MAX);
+            self.writable_waiters = true;
         }
-        // Ask for a useful amount, not the whole remaining body.
-        let _ = q!(self.q.stream_writable(id, len.min(16 * 1024)));
     }
 
-    /// Maps a send failure; a stopped stream's send side is over.
-    fn on_send_error(&mut self, id: u64, e: quiche::h3::Error) -> StreamError {
+    /// Maps a send failure; a stopped stream's send side is over. `needed`
+    /// is an upper bound of the bytes the refused write needs.
+    fn on_send_error(
+        &mut self,
+        id: u64,
+        e: quiche::h3::Error,
+        needed: usize,
+    ) -> StreamError {
         let err = stream_err(e, StreamId(id));
         match err {
             StreamError::Stopped(_) | StreamError::UnknownStream(_) => {
                 self.set_send(id, SendPhase::Done);
                 self.settle_stream(id);
             }
-            StreamError::Blocked => self.want_writable(id, 1),
+            StreamError::Blocked => self.want_writable(id, needed),
             _ => {}
         }
         err

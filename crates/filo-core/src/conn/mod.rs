@@ -54,6 +54,9 @@ pub(crate) struct Timers {
     pub(crate) drain: Option<Instant>,
     /// Pacing: the next packet may not leave before this.
     pub(crate) pace: Option<Instant>,
+    /// A stream waits for send capacity and no packet arrived for a while:
+    /// probe with a PING (see `on_timeout`).
+    pub(crate) capacity_probe: Option<Instant>,
 }
 
 impl Timers {
@@ -65,6 +68,7 @@ impl Timers {
             self.goaway_final,
             self.drain,
             self.pace,
+            self.capacity_probe,
         ]
         .into_iter()
         .flatten()
@@ -115,6 +119,8 @@ pub(crate) struct Connection {
     pub(crate) next_request_id: u64,
     /// Client: a `send_request` failed on the stream limit or capacity.
     pub(crate) request_wanted: bool,
+    /// Some stream waits for send capacity (`Writable`).
+    pub(crate) writable_waiters: bool,
     /// A `Datagrams` event is out and the queue not yet drained.
     pub(crate) dgram_signalled: bool,
     /// Client keep-alive interval.
@@ -171,6 +177,7 @@ impl Connection {
             requests: 0,
             next_request_id: 0,
             request_wanted: false,
+            writable_waiters: false,
             dgram_signalled: false,
             keep_alive: if is_server { None } else { limits.keep_alive },
             stats: ConnStats::default(),
@@ -222,6 +229,18 @@ impl Connection {
         if q!(self.q.timeout_instant()).is_some_and(|t| t <= now) {
             q!(self.q.on_timeout());
         }
+        if self.timers.capacity_probe.is_some_and(|t| t <= now) {
+            self.timers.capacity_probe = None;
+            if self.writable_waiters && !self.is_closing() {
+                // quiche recomputes its send capacity only in `recv` (and a
+                // few stream calls), so after loss is declared without a
+                // packet arriving it can stay stale at 0 while nothing is in
+                // flight: a stall. An ack-eliciting PING brings an ACK whose
+                // `recv` refreshes it. Re-armed until capacity returns.
+                let _ = q!(self.q.send_ack_eliciting());
+                self.timers.capacity_probe = Some(now + self.capacity_probe_interval());
+            }
+        }
         let t = &mut self.timers;
         if t.pace.is_some_and(|p| p <= now) {
             t.pace = None;
@@ -265,7 +284,7 @@ impl Connection {
                 b"",
             );
         }
-        self.process(now, ctx);
+        self.process(now, true, ctx);
     }
 
     /// Called after every datagram: remembers activity for keep-alive.
@@ -286,12 +305,14 @@ impl Connection {
                 self.emit(ctx, EventKind::StreamsAvailable);
             }
         }
-        self.process(now, ctx);
+        self.process(now, true, ctx);
     }
 
     /// Everything that follows any input or command: handshake completion,
     /// CID upkeep, HTTP/3 events, writability, GOAWAY progress.
-    pub(crate) fn process(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+    /// `after_input` is true after datagrams and timeouts (when send
+    /// capacity can have returned).
+    pub(crate) fn process(&mut self, now: Instant, after_input: bool, ctx: &mut Ctx<'_>) {
         if !self.established && q!(self.q.is_established()) {
             self.on_established(now, ctx);
         }
@@ -300,7 +321,14 @@ impl Connection {
         }
         if self.h3.is_some() {
             self.poll_h3(now, ctx);
-            self.drain_writable(ctx);
+            self.drain_writable(after_input, ctx);
+            if !self.writable_waiters {
+                self.timers.capacity_probe = None;
+            } else if after_input || self.timers.capacity_probe.is_none() {
+                // Any arrival postpones the capacity probe; a new waiter
+                // (registered by a command) arms it.
+                self.timers.capacity_probe = Some(now + self.capacity_probe_interval());
+            }
             self.advance_goaway(ctx);
         }
     }
@@ -418,6 +446,12 @@ impl Connection {
         self.timers.goaway_final = None;
         self.timers.drain
             .get_or_insert(now + ctx.limits.goaway_drain_timeout);
+    }
+
+    /// How long a stream waits for capacity without any packet arriving
+    /// before filo probes: two RTTs, at least 5 ms.
+    fn capacity_probe_interval(&self) -> Duration {
+        (self.rtt() * 2).max(Duration::from_millis(5))
     }
 
     pub(crate) fn rtt(&self) -> Duration {

@@ -14,6 +14,10 @@ use crate::headers::HeaderList;
 use crate::stream::{RecvPhase, SendPhase, StreamId, StreamState};
 use crate::validate::{self, MessageError};
 
+/// The most send capacity a `Writable` waits for: one full packet. A
+/// congestion window collapsed to its minimum (2 packets) still reaches it.
+const MAX_WRITABLE_WAIT: usize = 1200;
+
 /// The wire code for an h3 error quiche reports (its own mapping is private).
 pub(crate) fn h3_wire_code(e: quiche::h3::Error) -> u64 {
     use quiche::h3::Error as E;
@@ -303,31 +307,62 @@ impl Connection {
         });
     }
 
-    /// Reports STOP_SENDING and returning capacity; quiche lists both through
-    /// `stream_writable_next`.
-    pub(crate) fn drain_writable(&mut self, ctx: &mut Ctx<'_>) {
+    /// Reports STOP_SENDING (quiche lists stopped streams through
+    /// `stream_writable_next`) and, after network input, returning capacity
+    /// on streams the application waits on.
+    pub(crate) fn drain_writable(&mut self, after_input: bool, ctx: &mut Ctx<'_>) {
         while let Some(id) = q!(self.q.stream_writable_next()) {
-            let Some(st) = self.streams.get_mut(&id) else { continue };
-            match q!(self.q.stream_capacity(id)) {
-                Err(quiche::Error::StreamStopped(err)) => {
-                    if st.send == SendPhase::Done {
-                        continue;
-                    }
-                    st.send = SendPhase::Done;
-                    st.want_writable = false;
-                    self.emit(ctx, EventKind::StopSending { stream: StreamId(id), code: err });
-                    if err != code::H3_NO_ERROR {
-                        self.count_abnormal(ctx);
-                    }
-                    self.settle_stream(id);
-                }
-                Ok(_) if st.want_writable => {
-                    st.want_writable = false;
-                    self.emit(ctx, EventKind::Writable { stream: StreamId(id) });
-                }
-                _ => {}
+            if let Err(quiche::Error::StreamStopped(err)) = q!(self.q.stream_capacity(id)) {
+                self.on_stopped(id, err, ctx);
             }
         }
+        // Capacity returns with ACKs, MAX_DATA and loss recovery, i.e. after
+        // datagrams and timeouts. Not checking after commands keeps a retry
+        // that is refused again from spinning within one drain.
+        if !(after_input && self.writable_waiters) {
+            return;
+        }
+        self.writable_waiters = false;
+        let conn = self.handle;
+        let q = &mut self.q;
+        let mut stopped = None;
+        let mut waiters = false;
+        for (&id, st) in self.streams.iter_mut().filter(|(_, st)| st.writable_need > 0) {
+            match q!(q.stream_capacity(id)) {
+                // Capped so a need above the congestion window (a large
+                // header block) still wakes the application to retry.
+                Ok(cap) if cap >= (st.writable_need as usize).min(MAX_WRITABLE_WAIT) => {
+                    st.writable_need = 0;
+                    ctx.events.push_back(crate::event::Event {
+                        conn,
+                        kind: EventKind::Writable { stream: StreamId(id) },
+                    });
+                }
+                Err(quiche::Error::StreamStopped(err)) => stopped = Some((id, err)),
+                Ok(_) => waiters = true,
+                Err(_) => st.writable_need = 0,
+            }
+        }
+        self.writable_waiters = waiters;
+        if let Some((id, err)) = stopped {
+            // One per pass; quiche reports the rest through writable_next.
+            self.writable_waiters = true;
+            self.on_stopped(id, err, ctx);
+        }
+    }
+
+    fn on_stopped(&mut self, id: u64, err: u64, ctx: &mut Ctx<'_>) {
+        let Some(st) = self.streams.get_mut(&id) else { return };
+        if st.send == SendPhase::Done {
+            return;
+        }
+        st.send = SendPhase::Done;
+        st.writable_need = 0;
+        self.emit(ctx, EventKind::StopSending { stream: StreamId(id), code: err });
+        if err != code::H3_NO_ERROR {
+            self.count_abnormal(ctx);
+        }
+        self.settle_stream(id);
     }
 
     fn set_recv(&mut self, id: u64, phase: RecvPhase) {
