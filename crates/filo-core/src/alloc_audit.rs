@@ -63,9 +63,9 @@ mod imp {
     }
 }
 
+pub(crate) use imp::Scope;
 #[cfg(feature = "alloc-audit")]
 pub use imp::{in_filo_code, in_quiche};
-pub(crate) use imp::Scope;
 
 /// Runs an expression as a call into quiche (allocations inside it are
 /// quiche's, not filo's).

@@ -266,7 +266,8 @@ impl Config {
                 let mut c = quiche::Config::new(quiche::PROTOCOL_VERSION).map_err(tq)?;
                 c.load_cert_chain_from_pem_file(&path_str(&cert_chain)?)
                     .map_err(tq)?;
-                c.load_priv_key_from_pem_file(&path_str(&key)?).map_err(tq)?;
+                c.load_priv_key_from_pem_file(&path_str(&key)?)
+                    .map_err(tq)?;
                 c
             }
             ServerTls::Context(b) => {
@@ -284,7 +285,8 @@ impl Config {
         let quic = match tls {
             ClientTls::CaFile(p) => {
                 let mut c = new()?;
-                c.load_verify_locations_from_file(&path_str(&p)?).map_err(tq)?;
+                c.load_verify_locations_from_file(&path_str(&p)?)
+                    .map_err(tq)?;
                 c.verify_peer(true);
                 c
             }
@@ -358,8 +360,8 @@ impl Config {
             Some((recv, send)) => quic.enable_dgram(true, recv.max(1), send.max(1)),
             None => quic.enable_dgram(false, 0, 0),
         }
-        let mut h3 = quiche::h3::Config::new()
-            .map_err(|e| ConfigError::H3(crate::error::H3Error(e)))?;
+        let mut h3 =
+            quiche::h3::Config::new().map_err(|e| ConfigError::H3(crate::error::H3Error(e)))?;
         h3.set_max_field_section_size(l.hard_field_section_size);
         // No QPACK dynamic table (quiche does not implement one).
         h3.set_qpack_max_table_capacity(0);

@@ -141,6 +141,14 @@ pub use stats::{ConnStats, DropCounters, EndpointStats};
 pub use stream::StreamId;
 pub use transmit::{RecvMeta, Transmit};
 
+/// The clock for unit tests: they are callers, and callers read the clock.
+#[cfg(test)]
+pub(crate) fn test_now() -> std::time::Instant {
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::Instant::now;
+    now()
+}
+
 /// The `boring` crate filo-core was built with, for callers that prepare
 /// their own TLS contexts ([`ServerTls::Context`], [`ClientTls::Context`]).
 pub use boring;

@@ -232,7 +232,14 @@ mod tests {
         buf.push(1);
         buf.push(3);
         let h = Header::parse(&buf, 8).unwrap();
-        assert!(matches!(h, Header::Long { version: 0xbaba_baba, scid: &[3], .. }));
+        assert!(matches!(
+            h,
+            Header::Long {
+                version: 0xbaba_baba,
+                scid: &[3],
+                ..
+            }
+        ));
         assert_eq!(h.dcid().len(), 40);
     }
 

@@ -10,4 +10,3 @@ pub(crate) fn fill(buf: &mut [u8]) {
         std::process::abort();
     }
 }
-

@@ -172,7 +172,10 @@ mod tests {
         for i in 0..n {
             let mut f = tok.to_vec();
             f[i] ^= 1;
-            assert!(t.validate(2_000, &f, b"retryscid", peer).is_err(), "bit flip at {i}");
+            assert!(
+                t.validate(2_000, &f, b"retryscid", peer).is_err(),
+                "bit flip at {i}"
+            );
         }
         // Another endpoint instance with the same key refuses it too.
         let other = RetryTokens::new([5; 32], 10_000);

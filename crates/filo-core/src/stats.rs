@@ -32,6 +32,9 @@ pub struct ConnStats {
     pub abnormal_streams: u64,
     /// Server: requests rejected (GOAWAY or request cap).
     pub rejected_requests: u64,
+    /// STOP_SENDING frames for streams filo does not track (not counted
+    /// as abnormal; see `Limits::abnormal_stream_budget`).
+    pub untracked_stops: u64,
     /// Datagrams quiche refused with an error.
     pub recv_errors: u64,
     /// Path events drained from quiche.
@@ -92,6 +95,8 @@ pub struct EndpointStats {
     pub retries: u64,
     /// Stateless resets sent.
     pub resets_sent: u64,
+    /// Client: stateless resets received that matched a connection's token.
+    pub stateless_resets_received: u64,
     /// Stateless resets withheld by the rate limit.
     pub resets_rate_limited: u64,
     /// Connections accepted (server) or opened (client) so far.

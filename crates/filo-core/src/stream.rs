@@ -69,6 +69,10 @@ pub(crate) struct StreamState {
     /// Bytes of send capacity the application waits for (`Writable`);
     /// 0 when it waits for nothing.
     pub(crate) writable_need: u32,
+    /// The peer's STOP_SENDING on this stream has been accounted for.
+    pub(crate) stop_seen: bool,
+    /// The stream already counts against the abnormal-stream budget.
+    pub(crate) abnormal: bool,
 }
 
 impl StreamState {
@@ -81,12 +85,18 @@ impl StreamState {
             method: MethodKind::Other,
             status: 0,
             writable_need: 0,
+            stop_seen: false,
+            abnormal: false,
         }
     }
 
     pub(crate) fn client(method: MethodKind, fin: bool) -> Self {
         Self {
-            send: if fin { SendPhase::Done } else { SendPhase::Body },
+            send: if fin {
+                SendPhase::Done
+            } else {
+                SendPhase::Body
+            },
             method,
             ..Self::server()
         }

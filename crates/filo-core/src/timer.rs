@@ -85,7 +85,7 @@ mod tests {
 
     #[test]
     fn only_earlier_deadlines_push() {
-        let t0 = Instant::now();
+        let t0 = crate::test_now();
         let mut q = TimerQueue::with_capacity(4);
         let mut s = None;
         assert!(q.schedule(&mut s, 1, 0, Some(t0 + Duration::from_secs(5))));

@@ -172,8 +172,7 @@ fn check_value(value: &[u8]) -> Result<(), MessageError> {
             return Err(MessageError::InvalidValueChar);
         }
     }
-    if matches!(value.first(), Some(b' ' | b'\t')) || matches!(value.last(), Some(b' ' | b'\t'))
-    {
+    if matches!(value.first(), Some(b' ' | b'\t')) || matches!(value.last(), Some(b' ' | b'\t')) {
         return Err(MessageError::ValueWhitespace);
     }
     Ok(())
@@ -267,10 +266,10 @@ pub fn validate_request<F: Field>(fields: &[F]) -> Result<RequestInfo, MessageEr
     if authority.is_some_and(<[u8]>::is_empty) || host.is_some_and(<[u8]>::is_empty) {
         return Err(MessageError::InvalidAuthority);
     }
-    if let (Some(a), Some(h)) = (authority, host) {
-        if a != h {
-            return Err(MessageError::InvalidAuthority);
-        }
+    if let (Some(a), Some(h)) = (authority, host)
+        && a != h
+    {
+        return Err(MessageError::InvalidAuthority);
     }
     let kind = match method {
         b"CONNECT" => {
@@ -389,7 +388,10 @@ mod tests {
             })
         );
         let connect: [H; 2] = [(":method", "CONNECT"), (":authority", "h:443")];
-        assert_eq!(validate_request(&connect).unwrap().method, MethodKind::Connect);
+        assert_eq!(
+            validate_request(&connect).unwrap().method,
+            MethodKind::Connect
+        );
         let opts: [H; 4] = [
             (":method", "OPTIONS"),
             (":scheme", "https"),
@@ -415,27 +417,56 @@ mod tests {
             (req(&[("a", "\0")]), InvalidValueChar),
             (req(&[("a", " x")]), ValueWhitespace),
             (req(&[("connection", "close")]), ConnectionSpecificField),
-            (req(&[("transfer-encoding", "chunked")]), ConnectionSpecificField),
+            (
+                req(&[("transfer-encoding", "chunked")]),
+                ConnectionSpecificField,
+            ),
             (req(&[("te", "gzip")]), InvalidTe),
             (req(&[("content-length", "1x")]), InvalidContentLength),
-            (req(&[("content-length", "1"), ("content-length", "2")]), InvalidContentLength),
+            (
+                req(&[("content-length", "1"), ("content-length", "2")]),
+                InvalidContentLength,
+            ),
             (req(&[("host", "other.com")]), InvalidAuthority),
             (req(&[("a", "b"), (":foo", "1")]), PseudoAfterRegular),
             (req(&[(":foo", "1")]), UnknownPseudo),
             (req(&[(":path", "/x")]), DuplicatePseudo),
             (req(&[(":status", "200")]), MisplacedPseudo),
             (vec![(":scheme", "https"), (":path", "/")], MissingPseudo),
-            (vec![(":method", "GET"), (":authority", "a"), (":path", "/")], MissingPseudo),
-            (vec![(":method", "GET"), (":scheme", "https"), (":authority", "a")], MissingPseudo),
             (
-                vec![(":method", "GET"), (":scheme", "https"), (":authority", "a"), (":path", "")],
+                vec![(":method", "GET"), (":authority", "a"), (":path", "/")],
+                MissingPseudo,
+            ),
+            (
+                vec![
+                    (":method", "GET"),
+                    (":scheme", "https"),
+                    (":authority", "a"),
+                ],
+                MissingPseudo,
+            ),
+            (
+                vec![
+                    (":method", "GET"),
+                    (":scheme", "https"),
+                    (":authority", "a"),
+                    (":path", ""),
+                ],
                 InvalidPseudoValue,
             ),
             (
-                vec![(":method", "GET"), (":scheme", "https"), (":authority", "a"), (":path", "x")],
+                vec![
+                    (":method", "GET"),
+                    (":scheme", "https"),
+                    (":authority", "a"),
+                    (":path", "x"),
+                ],
                 InvalidPseudoValue,
             ),
-            (vec![(":method", "GET"), (":scheme", "https"), (":path", "/")], InvalidAuthority),
+            (
+                vec![(":method", "GET"), (":scheme", "https"), (":path", "/")],
+                InvalidAuthority,
+            ),
             (
                 vec![(":method", "CONNECT"), (":authority", "a"), (":path", "/")],
                 InvalidConnect,
@@ -450,16 +481,28 @@ mod tests {
             (vec![(":status", "20")], InvalidPseudoValue),
             (vec![(":status", "101")], InvalidPseudoValue),
             (vec![(":status", "700")], InvalidPseudoValue),
-            (vec![(":status", "200"), (":status", "200")], DuplicatePseudo),
+            (
+                vec![(":status", "200"), (":status", "200")],
+                DuplicatePseudo,
+            ),
             (vec![(":status", "200"), (":path", "/")], MisplacedPseudo),
             (vec![(":status", "200"), (":x", "/")], UnknownPseudo),
-            (vec![(":status", "200"), ("keep-alive", "1")], ConnectionSpecificField),
+            (
+                vec![(":status", "200"), ("keep-alive", "1")],
+                ConnectionSpecificField,
+            ),
         ];
         for (fields, want) in resp {
             assert_eq!(validate_response(fields), Err(*want), "{fields:?}");
         }
-        assert_eq!(validate_trailers(&[(":status", "200")]), Err(MessageError::MisplacedPseudo));
-        assert_eq!(validate_trailers(&[("Upper", "1")]), Err(MessageError::UppercaseName));
+        assert_eq!(
+            validate_trailers(&[(":status", "200")]),
+            Err(MessageError::MisplacedPseudo)
+        );
+        assert_eq!(
+            validate_trailers(&[("Upper", "1")]),
+            Err(MessageError::UppercaseName)
+        );
     }
 
     #[test]

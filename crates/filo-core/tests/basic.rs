@@ -8,9 +8,15 @@ use filo_sim::{Body, Pair, PairConfig, RequestSpec, pattern_sha256};
 fn handshake_and_get() {
     let mut p = Pair::with_apps(
         PairConfig::default(),
-        [RequestSpec::get("/bytes/5000"), RequestSpec::get("/status/204")],
+        [
+            RequestSpec::get("/bytes/5000"),
+            RequestSpec::get("/status/204"),
+        ],
     );
-    assert!(p.run_requests(Duration::from_secs(10)), "requests did not finish");
+    assert!(
+        p.run_requests(Duration::from_secs(10)),
+        "requests did not finish"
+    );
     let conn = p.conn;
     let app = p.client_app();
     assert!(app.errors.is_empty(), "{:?}", app.errors);
@@ -25,8 +31,14 @@ fn handshake_and_get() {
 
 #[test]
 fn echo_upload() {
-    let body = Body::Pattern { seed: 9, len: 300_000 };
-    let mut p = Pair::with_apps(PairConfig::default(), [RequestSpec::post("/echo", body.clone())]);
+    let body = Body::Pattern {
+        seed: 9,
+        len: 300_000,
+    };
+    let mut p = Pair::with_apps(
+        PairConfig::default(),
+        [RequestSpec::post("/echo", body.clone())],
+    );
     assert!(p.run_requests(Duration::from_secs(10)));
     let app = p.client_app();
     let ex = &app.exchanges[&app.order[0]];

@@ -905,7 +905,6 @@ fn short_trigger_gets_no_reset() {
 /// same reset when it reaches the connection (see
 /// `reset_token_matches_issued_token_across_restart`).
 #[test]
-#[ignore = "BUG: client endpoint routes stateless resets by DCID, never reaches the connection; answers them with resets"]
 fn client_sees_stateless_reset_after_server_restart() {
     let pki = TestPki::new(&["localhost"]);
     let server = Config::server(pki.server_tls(), test_limits())

@@ -4,6 +4,9 @@
 //! Replay one seed with `FILO_SEED=<n> cargo test -p filo-core --test lossy`;
 //! `FILO_LOSSY_RUNS` changes the number of runs (default 200).
 
+// Tests are callers of filo-core: they read the clock and pass it in.
+#![allow(clippy::disallowed_methods)]
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -42,17 +45,55 @@ fn run(seed: u64) -> Result<Duration, String> {
         RequestSpec::get("/status/204"),
     ];
     let mut p = Pair::with_apps(cfg, requests);
-    if !p.run_requests(Duration::from_secs(std::env::var("FILO_RUN_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(40))) {
+    if !p.run_requests(Duration::from_secs(
+        std::env::var("FILO_RUN_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(40),
+    )) {
         let now = Instant::now();
         let conn = p.conn;
-        let cdl = p.client_ep().poll_timeout().map(|t| t.saturating_duration_since(now));
+        let cdl = p
+            .client_ep()
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(now));
         let cst = p.client_ep().conn(conn).map(|c| c.stats());
         let sh = p.server_app().connected.first().copied();
-        let sdl = p.server_ep().poll_timeout().map(|t| t.saturating_duration_since(now));
+        let sdl = p
+            .server_ep()
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(now));
         let sst = sh.and_then(|h| p.server_ep().conn(h).map(|c| c.stats()));
         let sa = p.server_app();
-        let srv: Vec<_> = sa.order.iter().map(|k| { let r = &sa.requests[k]; let d = format!("{r:?}"); let tail = d.rsplit("responded").next().unwrap_or("").chars().rev().take(160).collect::<String>().chars().rev().collect::<String>(); format!("{} responded={} ..{}", r.headers.path().unwrap_or(""), r.responded, tail) }).collect();
-        eprintln!("STALL seed {seed}: client timeout in {cdl:?} stats {cst:?}\n server timeout in {sdl:?} stats {sst:?}\n server reqs {srv:?}\n sim {:?}", p.sim.stats);
+        let srv: Vec<_> = sa
+            .order
+            .iter()
+            .map(|k| {
+                let r = &sa.requests[k];
+                let d = format!("{r:?}");
+                let tail = d
+                    .rsplit("responded")
+                    .next()
+                    .unwrap_or("")
+                    .chars()
+                    .rev()
+                    .take(160)
+                    .collect::<String>()
+                    .chars()
+                    .rev()
+                    .collect::<String>();
+                format!(
+                    "{} responded={} ..{}",
+                    r.headers.path().unwrap_or(""),
+                    r.responded,
+                    tail
+                )
+            })
+            .collect();
+        eprintln!(
+            "STALL seed {seed}: client timeout in {cdl:?} stats {cst:?}\n server timeout in {sdl:?} stats {sst:?}\n server reqs {srv:?}\n sim {:?}",
+            p.sim.stats
+        );
         let app = p.client_app();
         return Err(format!(
             "timed out: {} of 4 done, connected={}, closed={:?}, errors={:?}, exchanges={:?}",
@@ -60,7 +101,10 @@ fn run(seed: u64) -> Result<Duration, String> {
             app.connected.len(),
             app.closed,
             app.errors,
-            app.order.iter().map(|k| (k.1, &app.exchanges[k])).collect::<Vec<_>>()
+            app.order
+                .iter()
+                .map(|k| (k.1, &app.exchanges[k]))
+                .collect::<Vec<_>>()
         ));
     }
     let app = p.client_app();
@@ -70,7 +114,11 @@ fn run(seed: u64) -> Result<Duration, String> {
     let ex: Vec<_> = app.order.iter().map(|k| &app.exchanges[k]).collect();
     let check = |i: usize, status: u16, sha: [u8; 32], len: u64| -> Result<(), String> {
         let e = ex.get(i).ok_or(format!("request {i} missing"))?;
-        if !e.finished || e.status() != Some(status) || e.body.len != len || e.body.sha256 != Some(sha) {
+        if !e.finished
+            || e.status() != Some(status)
+            || e.body.len != len
+            || e.body.sha256 != Some(sha)
+        {
             return Err(format!("request {i}: {e:?}"));
         }
         Ok(())
@@ -79,7 +127,10 @@ fn run(seed: u64) -> Result<Duration, String> {
     check(1, 200, upload.sha256(), 12_000)?;
     check(2, 200, pattern_sha256(0, 2000), 2000)?;
     check(3, 204, pattern_sha256(0, 0), 0)?;
-    let trailer = ex[2].trailers.as_ref().and_then(|t| t.get_str("x-body-sha256"));
+    let trailer = ex[2]
+        .trailers
+        .as_ref()
+        .and_then(|t| t.get_str("x-body-sha256"));
     if trailer != Some(filo_sim::hex(&pattern_sha256(0, 2000)).as_str()) {
         return Err(format!("trailers: {:?}", ex[2].trailers));
     }
@@ -107,7 +158,10 @@ fn seeded_lossy_runs_deliver_every_body() {
     let next = AtomicU64::new(0);
     let slowest = AtomicU64::new(0);
     let failures = std::sync::Mutex::new(Vec::new());
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get()).clamp(2, 8) * 2;
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8)
+        * 2;
     std::thread::scope(|s| {
         for _ in 0..threads {
             s.spawn(|| {
@@ -135,5 +189,8 @@ fn seeded_lossy_runs_deliver_every_body() {
         failures.len(),
         slowest.load(Ordering::Relaxed)
     );
-    assert!(failures.is_empty(), "failing seeds (replay with FILO_SEED): {failures:?}");
+    assert!(
+        failures.is_empty(),
+        "failing seeds (replay with FILO_SEED): {failures:?}"
+    );
 }

@@ -15,8 +15,8 @@ use std::collections::{HashMap, VecDeque};
 
 use filo_core::boring::sha::Sha256;
 use filo_core::{
-    CloseReason, ConnHandle, Endpoint, Event, EventKind, HeaderList, SendRequestError,
-    StreamError, StreamFailure, StreamId,
+    CloseReason, ConnHandle, Endpoint, Event, EventKind, HeaderList, SendRequestError, StreamError,
+    StreamFailure, StreamId,
 };
 
 use crate::sim::NodeApp;
@@ -101,8 +101,15 @@ struct Outgoing {
 
 impl Outgoing {
     /// Sends as much as fits; finishes with trailers or FIN.
-    fn pump(&mut self, ep: &mut Endpoint, conn: ConnHandle, stream: StreamId) -> Result<(), StreamError> {
-        let Some(mut c) = ep.conn(conn) else { return Ok(()) };
+    fn pump(
+        &mut self,
+        ep: &mut Endpoint,
+        conn: ConnHandle,
+        stream: StreamId,
+    ) -> Result<(), StreamError> {
+        let Some(mut c) = ep.conn(conn) else {
+            return Ok(());
+        };
         let mut chunk = [0u8; 16384];
         let total = self.body.len();
         while !self.done {
@@ -164,8 +171,15 @@ impl Incoming {
         }
     }
 
-    fn read(&mut self, ep: &mut Endpoint, conn: ConnHandle, stream: StreamId) -> Result<(), StreamError> {
-        let Some(mut c) = ep.conn(conn) else { return Ok(()) };
+    fn read(
+        &mut self,
+        ep: &mut Endpoint,
+        conn: ConnHandle,
+        stream: StreamId,
+    ) -> Result<(), StreamError> {
+        let Some(mut c) = ep.conn(conn) else {
+            return Ok(());
+        };
         let mut buf = [0u8; 16384];
         loop {
             let n = c.recv_body(stream, &mut buf)?;
@@ -173,7 +187,9 @@ impl Incoming {
                 return Ok(());
             }
             self.len += n as u64;
-            self.hasher.get_or_insert_with(Sha256::new).update(&buf[..n]);
+            self.hasher
+                .get_or_insert_with(Sha256::new)
+                .update(&buf[..n]);
             if let Some(b) = self.bytes.as_mut() {
                 b.extend_from_slice(&buf[..n]);
             }
@@ -181,7 +197,7 @@ impl Incoming {
     }
 
     fn finish(&mut self) {
-        self.sha256 = Some(self.hasher.take().unwrap_or_else(Sha256::new).finish());
+        self.sha256 = Some(self.hasher.take().unwrap_or_default().finish());
     }
 }
 
@@ -246,11 +262,23 @@ impl ServerApp {
     }
 
     fn respond(&mut self, ep: &mut Endpoint, conn: ConnHandle, stream: StreamId) {
-        let Some(req) = self.requests.get_mut(&(conn, stream)) else { return };
+        let Some(req) = self.requests.get_mut(&(conn, stream)) else {
+            return;
+        };
         let path = req.headers.path().unwrap_or("/").to_owned();
-        let seed = req.headers.get_str("x-seed").and_then(|s| s.parse().ok()).unwrap_or(0);
+        let seed = req
+            .headers
+            .get_str("x-seed")
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
         let (status, body) = if let Some(n) = path.strip_prefix("/bytes/") {
-            (200, Body::Pattern { seed, len: n.parse().unwrap_or(0) })
+            (
+                200,
+                Body::Pattern {
+                    seed,
+                    len: n.parse().unwrap_or(0),
+                },
+            )
         } else if path == "/echo" {
             (200, Body::Bytes(req.body.bytes.clone().unwrap_or_default()))
         } else if let Some(s) = path.strip_prefix("/status/") {
@@ -266,7 +294,10 @@ impl ServerApp {
         let Some(mut c) = ep.conn(conn) else { return };
         let status = status.to_string();
         let len = body.len().to_string();
-        let head = [(":status", status.as_str()), ("content-length", len.as_str())];
+        let head = [
+            (":status", status.as_str()),
+            ("content-length", len.as_str()),
+        ];
         let no_body = body.len() == 0 && trailers.is_empty();
         match c.send_response(stream, &head, no_body) {
             Ok(()) => req.head_blocked = false,
@@ -284,7 +315,12 @@ impl ServerApp {
             req.responded = true;
             return;
         }
-        let mut out = Outgoing { body, sent: 0, trailers, done: false };
+        let mut out = Outgoing {
+            body,
+            sent: 0,
+            trailers,
+            done: false,
+        };
         match out.pump(ep, conn, stream) {
             Ok(()) => req.responded = out.done,
             Err(e) => self.errors.push(format!("pump {stream}: {e}")),
@@ -299,25 +335,43 @@ impl NodeApp for ServerApp {
         match ev.kind {
             EventKind::Accepted => self.accepted.push(conn),
             EventKind::Connected => self.connected.push(conn),
-            EventKind::Request { stream, headers, .. } => {
-                let interim: u32 = headers.get_str("x-interim").and_then(|s| s.parse().ok()).unwrap_or(0);
-                let body = if headers.path() == Some("/echo") { Incoming::keep() } else { Incoming::default() };
-                self.requests.insert((conn, stream), ServedRequest { headers, body, ..Default::default() });
+            EventKind::Request {
+                stream, headers, ..
+            } => {
+                let interim: u32 = headers
+                    .get_str("x-interim")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                let body = if headers.path() == Some("/echo") {
+                    Incoming::keep()
+                } else {
+                    Incoming::default()
+                };
+                self.requests.insert(
+                    (conn, stream),
+                    ServedRequest {
+                        headers,
+                        body,
+                        ..Default::default()
+                    },
+                );
                 self.order.push((conn, stream));
                 if let Some(mut c) = ep.conn(conn) {
                     for i in 0..interim {
                         let n = i.to_string();
-                        if let Err(e) = c.send_interim(stream, &[(":status", "103"), ("x-n", n.as_str())]) {
+                        if let Err(e) =
+                            c.send_interim(stream, &[(":status", "103"), ("x-n", n.as_str())])
+                        {
                             self.errors.push(format!("send_interim: {e}"));
                         }
                     }
                 }
             }
             EventKind::Data { stream } => {
-                if let Some(req) = self.requests.get_mut(&(conn, stream)) {
-                    if let Err(e) = req.body.read(ep, conn, stream) {
-                        self.errors.push(format!("recv_body {stream}: {e}"));
-                    }
+                if let Some(req) = self.requests.get_mut(&(conn, stream))
+                    && let Err(e) = req.body.read(ep, conn, stream)
+                {
+                    self.errors.push(format!("recv_body {stream}: {e}"));
                 }
             }
             EventKind::Trailers { stream, headers } => {
@@ -358,7 +412,9 @@ impl NodeApp for ServerApp {
                     req.stopped = Some(code);
                 }
             }
-            EventKind::StreamFailed { stream, reason } => self.failures.push((conn, stream, reason)),
+            EventKind::StreamFailed { stream, reason } => {
+                self.failures.push((conn, stream, reason))
+            }
             EventKind::GoAway { id } => self.goaways.push((conn, id)),
             EventKind::Closed { reason } => self.closed.push((conn, reason)),
             _ => {}
@@ -515,12 +571,22 @@ impl ClientApp {
             let fin = spec.body.is_none() && spec.trailers.is_empty();
             match c.send_request(&head, fin) {
                 Ok(stream) => {
-                    let Some(spec) = self.pending.pop_front() else { return };
-                    let mut ex = Exchange { index: self.queued, ..Default::default() };
+                    let Some(spec) = self.pending.pop_front() else {
+                        return;
+                    };
+                    let mut ex = Exchange {
+                        index: self.queued,
+                        ..Default::default()
+                    };
                     self.queued += 1;
                     if !fin {
                         let body = spec.body.unwrap_or(Body::Bytes(Vec::new()));
-                        let mut out = Outgoing { body, sent: 0, trailers: spec.trailers, done: false };
+                        let mut out = Outgoing {
+                            body,
+                            sent: 0,
+                            trailers: spec.trailers,
+                            done: false,
+                        };
                         if let Err(e) = out.pump(ep, conn, stream) {
                             self.errors.push(format!("upload {stream}: {e}"));
                         }
@@ -561,16 +627,18 @@ impl NodeApp for ClientApp {
                     ex.interim.push(headers);
                 }
             }
-            EventKind::Response { stream, headers, .. } => {
+            EventKind::Response {
+                stream, headers, ..
+            } => {
                 if let Some(ex) = self.exchanges.get_mut(&key(stream)) {
                     ex.response = Some(headers);
                 }
             }
             EventKind::Data { stream } => {
-                if let Some(ex) = self.exchanges.get_mut(&key(stream)) {
-                    if let Err(e) = ex.body.read(ep, conn, stream) {
-                        self.errors.push(format!("recv_body {stream}: {e}"));
-                    }
+                if let Some(ex) = self.exchanges.get_mut(&key(stream))
+                    && let Err(e) = ex.body.read(ep, conn, stream)
+                {
+                    self.errors.push(format!("recv_body {stream}: {e}"));
                 }
             }
             EventKind::Trailers { stream, headers } => {
@@ -585,12 +653,11 @@ impl NodeApp for ClientApp {
                 }
             }
             EventKind::Writable { stream } => {
-                if let Some(ex) = self.exchanges.get_mut(&key(stream)) {
-                    if let Some(out) = ex.out.as_mut() {
-                        if let Err(e) = out.pump(ep, conn, stream) {
-                            self.errors.push(format!("upload {stream}: {e}"));
-                        }
-                    }
+                if let Some(ex) = self.exchanges.get_mut(&key(stream))
+                    && let Some(out) = ex.out.as_mut()
+                    && let Err(e) = out.pump(ep, conn, stream)
+                {
+                    self.errors.push(format!("upload {stream}: {e}"));
                 }
             }
             EventKind::Reset { stream, code } => {

@@ -30,7 +30,9 @@ impl TestPki {
         let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
         let leaf_params = rcgen::CertificateParams::new(names).expect("leaf params");
         let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
-        let leaf = leaf_params.signed_by(&leaf_key, &issuer).expect("leaf cert");
+        let leaf = leaf_params
+            .signed_by(&leaf_key, &issuer)
+            .expect("leaf cert");
         Self {
             ca_pem: ca.pem(),
             ca_der: ca.der().to_vec(),

@@ -19,10 +19,10 @@ pub mod raw;
 mod sim;
 
 pub use apps::{
-    Body, ClientApp, Exchange, Incoming, RequestSpec, ServedRequest, ServerApp, fill_pattern,
-    hex, pattern_sha256,
+    Body, ClientApp, Exchange, Incoming, RequestSpec, ServedRequest, ServerApp, fill_pattern, hex,
+    pattern_sha256,
 };
 pub use certs::TestPki;
 pub use link::{Fate, LinkConfig, Rng};
 pub use pair::{CLIENT_ADDR, Pair, PairConfig, SERVER_ADDR, test_limits};
-pub use sim::{Livelock, Node, NodeApp, NodeId, Sim, SimStats};
+pub use sim::{Livelock, Node, NodeApp, NodeId, Sim, SimStats, TransmitHook};

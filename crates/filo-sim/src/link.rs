@@ -134,7 +134,9 @@ mod tests {
         let link = LinkConfig::lossy(0.2);
         let run = |seed| {
             let mut r = Rng::new(seed);
-            (0..200).map(|_| link.decide(&mut r, 1200)).collect::<Vec<_>>()
+            (0..200)
+                .map(|_| link.decide(&mut r, 1200))
+                .collect::<Vec<_>>()
         };
         assert_eq!(run(7), run(7));
         assert_ne!(run(7), run(8));
@@ -144,7 +146,10 @@ mod tests {
 
     #[test]
     fn mtu_drops() {
-        let link = LinkConfig { mtu: 1200, ..LinkConfig::default() };
+        let link = LinkConfig {
+            mtu: 1200,
+            ..LinkConfig::default()
+        };
         let mut r = Rng::new(1);
         assert_eq!(link.decide(&mut r, 1201).copies, 0);
         assert_eq!(link.decide(&mut r, 1200).copies, 1);

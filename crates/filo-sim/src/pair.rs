@@ -78,7 +78,13 @@ impl Pair {
     }
 
     /// Builds the pair from ready configs.
-    pub fn from_configs(seed: u64, link: LinkConfig, client: Config, server: Config, pki: TestPki) -> Self {
+    pub fn from_configs(
+        seed: u64,
+        link: LinkConfig,
+        client: Config,
+        server: Config,
+        pki: TestPki,
+    ) -> Self {
         let mut sim = Sim::new(seed, link);
         let s = sim.add_node(Endpoint::new(server), addr(SERVER_ADDR));
         let c = sim.add_node(Endpoint::new(client), addr(CLIENT_ADDR));
@@ -92,7 +98,13 @@ impl Pair {
                 ConnectOptions::default(),
             )
             .expect("connect");
-        Self { sim, client: c, server: s, conn, pki }
+        Self {
+            sim,
+            client: c,
+            server: s,
+            conn,
+            pki,
+        }
     }
 
     /// A pair with a [`ServerApp`] and a [`ClientApp`] holding `requests`.
@@ -105,12 +117,16 @@ impl Pair {
 
     /// The client app (panics if another app is attached).
     pub fn client_app(&mut self) -> &mut ClientApp {
-        self.sim.app::<ClientApp>(self.client).expect("ClientApp on the client")
+        self.sim
+            .app::<ClientApp>(self.client)
+            .expect("ClientApp on the client")
     }
 
     /// The server app (panics if another app is attached).
     pub fn server_app(&mut self) -> &mut ServerApp {
-        self.sim.app::<ServerApp>(self.server).expect("ServerApp on the server")
+        self.sim
+            .app::<ServerApp>(self.server)
+            .expect("ServerApp on the server")
     }
 
     /// The client endpoint.

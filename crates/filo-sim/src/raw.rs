@@ -113,16 +113,17 @@ impl RawPeer {
         filo_core::boring::rand::rand_bytes(&mut scid).expect("rand");
         let scid = quiche::ConnectionId::from_ref(&scid);
         let q = quiche::connect(Some("localhost"), &scid, local, server, config).expect("connect");
-        Self { q, h3: None, local, events: Vec::new() }
+        Self {
+            q,
+            h3: None,
+            local,
+            events: Vec::new(),
+        }
     }
 
     /// A raw server answering the first datagram `ep` (a filo client at
     /// `ep_addr`) sends towards `local`.
-    pub fn server_for(
-        config: &mut quiche::Config,
-        local: SocketAddr,
-        ep: &mut Endpoint,
-    ) -> Self {
+    pub fn server_for(config: &mut quiche::Config, local: SocketAddr, ep: &mut Endpoint) -> Self {
         let mut buf = vec![0u8; 65536];
         let now = Instant::now();
         let t = ep.poll_transmit(now, &mut buf, 1).expect("client Initial");
@@ -130,9 +131,17 @@ impl RawPeer {
         filo_core::boring::rand::rand_bytes(&mut scid).expect("rand");
         let scid = quiche::ConnectionId::from_ref(&scid);
         let mut q = quiche::accept(&scid, None, local, t.from, config).expect("accept");
-        let info = quiche::RecvInfo { from: t.from, to: local };
+        let info = quiche::RecvInfo {
+            from: t.from,
+            to: local,
+        };
         q.recv(&mut buf[..t.len], info).expect("recv Initial");
-        Self { q, h3: None, local, events: Vec::new() }
+        Self {
+            q,
+            h3: None,
+            local,
+            events: Vec::new(),
+        }
     }
 
     /// Creates the h3 layer once the handshake is done; true if present.
@@ -183,7 +192,10 @@ pub fn exchange(
         while let Some(t) = ep.poll_transmit(now, &mut buf, 1) {
             progress = true;
             if t.to == raw.local {
-                let info = quiche::RecvInfo { from: t.from, to: t.to };
+                let info = quiche::RecvInfo {
+                    from: t.from,
+                    to: t.to,
+                };
                 let _ = raw.q.recv(&mut buf[..t.len], info);
             }
         }

@@ -11,6 +11,9 @@ use filo_core::{Endpoint, Event, RecvMeta};
 
 use crate::link::{LinkConfig, Rng};
 
+/// A callback seeing every transmit and its bytes.
+pub type TransmitHook = Box<dyn FnMut(&filo_core::Transmit, &[u8])>;
+
 /// Index of a node in [`Sim::nodes`].
 pub type NodeId = usize;
 
@@ -90,7 +93,7 @@ pub struct Sim {
     /// What the links did.
     pub stats: SimStats,
     /// Called with every transmit before the link sees it (checks, fuzzing).
-    pub transmit_hook: Option<Box<dyn FnMut(&filo_core::Transmit, &[u8])>>,
+    pub transmit_hook: Option<TransmitHook>,
 }
 
 impl std::fmt::Debug for Sim {
@@ -151,7 +154,10 @@ impl Sim {
     }
 
     /// The app and endpoint of `node` together (for commands from tests).
-    pub fn app_and_endpoint<T: NodeApp>(&mut self, node: NodeId) -> Option<(&mut T, &mut Endpoint)> {
+    pub fn app_and_endpoint<T: NodeApp>(
+        &mut self,
+        node: NodeId,
+    ) -> Option<(&mut T, &mut Endpoint)> {
         let n = &mut self.nodes[node];
         let app: &mut dyn Any = n.app.as_deref_mut()?;
         Some((app.downcast_mut::<T>()?, &mut n.endpoint))
@@ -234,12 +240,16 @@ impl Sim {
             }
         }
         while self.flight.peek().is_some_and(|f| f.0.at <= now) {
-            let Some(Reverse(mut f)) = self.flight.pop() else { break };
+            let Some(Reverse(mut f)) = self.flight.pop() else {
+                break;
+            };
             progress = true;
             self.stats.delivered += 1;
-            self.nodes[f.to_node]
-                .endpoint
-                .handle_datagram(now, RecvMeta::new(f.dst, f.src), &mut f.data);
+            self.nodes[f.to_node].endpoint.handle_datagram(
+                now,
+                RecvMeta::new(f.dst, f.src),
+                &mut f.data,
+            );
         }
         for n in &mut self.nodes {
             if n.endpoint.poll_timeout().is_some_and(|t| t <= now) {

@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::{Connection, Ctx, Goaway};
 use crate::alloc_audit::{Scope, q};
 use crate::endpoint::Endpoint;
-use crate::error::{DatagramError, SendRequestError, StreamError, TransportError, H3Error};
+use crate::error::{DatagramError, H3Error, SendRequestError, StreamError, TransportError};
 use crate::event::{CloseReason, ConnHandle};
 use crate::stats::ConnStats;
 use crate::stream::{RecvPhase, SendPhase, StreamId, StreamState};
@@ -31,7 +31,9 @@ fn body_chunk(remaining: usize) -> usize {
 }
 
 fn header_bytes(section_size: u64) -> usize {
-    usize::try_from(section_size).unwrap_or(usize::MAX).saturating_add(1 + 8)
+    usize::try_from(section_size)
+        .unwrap_or(usize::MAX)
+        .saturating_add(1 + 8)
 }
 
 /// A command view of one live connection, borrowed from the [`Endpoint`]
@@ -48,7 +50,9 @@ pub struct Conn<'a> {
 
 impl std::fmt::Debug for Conn<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Conn").field("handle", &self.handle()).finish()
+        f.debug_struct("Conn")
+            .field("handle", &self.handle())
+            .finish()
     }
 }
 
@@ -207,7 +211,8 @@ impl<'a> Conn<'a> {
             };
             match q!(h3.send_request(&mut c.q, headers, fin)) {
                 Ok(id) => {
-                    c.streams.insert(id, StreamState::client(method_kind(headers), fin));
+                    c.streams
+                        .insert(id, StreamState::client(method_kind(headers), fin));
                     c.requests += 1;
                     c.stats.requests += 1;
                     Ok(StreamId(id))
@@ -250,7 +255,11 @@ impl<'a> Conn<'a> {
         if is_interim(headers) {
             return Err(StreamError::InvalidState);
         }
-        let next = if fin { SendPhase::Done } else { SendPhase::Body };
+        let next = if fin {
+            SendPhase::Done
+        } else {
+            SendPhase::Body
+        };
         self.send_head(stream, headers, fin, next)
     }
 
@@ -268,10 +277,10 @@ impl<'a> Conn<'a> {
                 return Err(StreamError::InvalidState);
             }
             let phase = c.send_phase(stream)?;
-            if let Some(limit) = c.peer_field_section_limit() {
-                if size > limit {
-                    return Err(StreamError::HeadersTooLarge { size, limit });
-                }
+            if let Some(limit) = c.peer_field_section_limit()
+                && size > limit
+            {
+                return Err(StreamError::HeadersTooLarge { size, limit });
             }
             let h3 = c.h3.as_mut().ok_or(StreamError::InvalidState)?;
             let res = match phase {
@@ -356,29 +365,37 @@ impl<'a> Conn<'a> {
         // Follow-up processing (which may surface trailers or `Finished`)
         // runs only once the buffered body is drained.
         let drained = |r: &Result<usize, StreamError>| !matches!(r, Ok(n) if *n > 0);
-        self.run_then(|c, ctx| {
-            let st = c.streams.get(&id).ok_or(StreamError::UnknownStream(stream))?;
-            if st.recv != RecvPhase::Body {
-                return Ok(0);
-            }
-            let h3 = c.h3.as_mut().ok_or(StreamError::InvalidState)?;
-            match q!(h3.recv_body(&mut c.q, id, buf)) {
-                Ok(n) => {
-                    let Some(st) = c.streams.get_mut(&id) else { return Ok(n) };
-                    st.received += n as u64;
-                    if st.checks_content_length()
-                        && st.content_length.is_some_and(|cl| st.received > cl)
-                    {
-                        let e = MessageError::ContentLengthMismatch;
-                        c.malformed(id, e, ctx);
-                        return Err(StreamError::Malformed(e));
-                    }
-                    Ok(n)
+        self.run_then(
+            |c, ctx| {
+                let st = c
+                    .streams
+                    .get(&id)
+                    .ok_or(StreamError::UnknownStream(stream))?;
+                if st.recv != RecvPhase::Body {
+                    return Ok(0);
                 }
-                Err(quiche::h3::Error::Done) => Ok(0),
-                Err(e) => Err(stream_err(e, stream)),
-            }
-        }, drained)
+                let h3 = c.h3.as_mut().ok_or(StreamError::InvalidState)?;
+                match q!(h3.recv_body(&mut c.q, id, buf)) {
+                    Ok(n) => {
+                        let Some(st) = c.streams.get_mut(&id) else {
+                            return Ok(n);
+                        };
+                        st.received += n as u64;
+                        if st.checks_content_length()
+                            && st.content_length.is_some_and(|cl| st.received > cl)
+                        {
+                            let e = MessageError::ContentLengthMismatch;
+                            c.malformed(id, e, ctx);
+                            return Err(StreamError::Malformed(e));
+                        }
+                        Ok(n)
+                    }
+                    Err(quiche::h3::Error::Done) => Ok(0),
+                    Err(e) => Err(stream_err(e, stream)),
+                }
+            },
+            drained,
+        )
     }
 
     /// Resets our send side with `code` (RESET_STREAM).
@@ -400,7 +417,10 @@ impl<'a> Conn<'a> {
     pub fn stop_sending(&mut self, stream: StreamId, code: u64) -> Result<(), StreamError> {
         let id = stream.0;
         self.run(|c, _| {
-            let st = c.streams.get_mut(&id).ok_or(StreamError::UnknownStream(stream))?;
+            let st = c
+                .streams
+                .get_mut(&id)
+                .ok_or(StreamError::UnknownStream(stream))?;
             if st.recv == RecvPhase::Done {
                 return Ok(());
             }
@@ -459,22 +479,24 @@ impl<'a> Conn<'a> {
         &mut self,
         buf: &mut [u8],
     ) -> Result<Option<(StreamId, usize)>, DatagramError> {
-        self.run(|c, _| loop {
-            match q!(c.q.dgram_recv(buf)) {
-                Ok(n) => {
-                    // Datagrams without a valid quarter-stream-id are dropped.
-                    if let Some((qsid, used)) = read_varint(&buf[..n]) {
-                        buf.copy_within(used..n, 0);
-                        return Ok(Some((StreamId(qsid.saturating_mul(4)), n - used)));
+        self.run(|c, _| {
+            loop {
+                match q!(c.q.dgram_recv(buf)) {
+                    Ok(n) => {
+                        // Datagrams without a valid quarter-stream-id are dropped.
+                        if let Some((qsid, used)) = read_varint(&buf[..n]) {
+                            buf.copy_within(used..n, 0);
+                            return Ok(Some((StreamId(qsid.saturating_mul(4)), n - used)));
+                        }
                     }
+                    Err(quiche::Error::Done) => {
+                        c.dgram_signalled = false;
+                        return Ok(None);
+                    }
+                    Err(quiche::Error::InvalidState) => return Err(DatagramError::Disabled),
+                    Err(quiche::Error::BufferTooShort) => return Err(DatagramError::TooLarge),
+                    Err(e) => return Err(DatagramError::Transport(TransportError(e))),
                 }
-                Err(quiche::Error::Done) => {
-                    c.dgram_signalled = false;
-                    return Ok(None);
-                }
-                Err(quiche::Error::InvalidState) => return Err(DatagramError::Disabled),
-                Err(quiche::Error::BufferTooShort) => return Err(DatagramError::TooLarge),
-                Err(e) => return Err(DatagramError::Transport(TransportError(e))),
             }
         })
     }
@@ -510,12 +532,7 @@ impl Connection {
 
     /// Maps a send failure; a stopped stream's send side is over. `needed`
     /// is an upper bound of the bytes the refused write needs.
-    fn on_send_error(
-        &mut self,
-        id: u64,
-        e: quiche::h3::Error,
-        needed: usize,
-    ) -> StreamError {
+    fn on_send_error(&mut self, id: u64, e: quiche::h3::Error, needed: usize) -> StreamError {
         let err = stream_err(e, StreamId(id));
         match err {
             StreamError::Stopped(_) | StreamError::UnknownStream(_) => {

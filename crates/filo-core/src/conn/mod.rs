@@ -40,6 +40,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) keys: &'a EndpointKeys,
     pub(crate) limits: &'a Limits,
     pub(crate) h3_config: &'a quiche::h3::Config,
+    /// Client: the stateless reset token each connection's server announced,
+    /// so a reset (which carries no usable CID) can be matched.
+    pub(crate) reset_tokens: &'a mut HashMap<[u8; 16], u32>,
 }
 
 /// Deadlines filo keeps beside quiche's own.
@@ -119,6 +122,13 @@ pub(crate) struct Connection {
     pub(crate) next_request_id: u64,
     /// Client: a `send_request` failed on the stream limit or capacity.
     pub(crate) request_wanted: bool,
+    /// Client: the server's stateless reset token, registered endpoint-wide.
+    pub(crate) peer_reset_token: Option<[u8; 16]>,
+    /// Server: request streams finished by filo whose data quiche may not
+    /// have delivered yet; a GOAWAY drain waits for them.
+    pub(crate) undelivered: Vec<u64>,
+    /// quiche's count of STOP_SENDING frames received, as last seen.
+    pub(crate) peer_stops: u64,
     /// Some stream waits for send capacity (`Writable`).
     pub(crate) writable_waiters: bool,
     /// A `Datagrams` event is out and the queue not yet drained.
@@ -177,6 +187,9 @@ impl Connection {
             requests: 0,
             next_request_id: 0,
             request_wanted: false,
+            peer_reset_token: None,
+            undelivered: Vec::new(),
+            peer_stops: 0,
             writable_waiters: false,
             dgram_signalled: false,
             keep_alive: if is_server { None } else { limits.keep_alive },
@@ -221,7 +234,15 @@ impl Connection {
 
     /// A connection error filo detected (e.g. a frame out of order).
     pub(crate) fn protocol_error(&mut self, err: u64, msg: &[u8]) {
-        self.close(CloseReason::Local { code: err, app: true }, true, err, msg);
+        self.close(
+            CloseReason::Local {
+                code: err,
+                app: true,
+            },
+            true,
+            err,
+            msg,
+        );
     }
 
     /// Handles expired timers. quiche's own timer is checked by quiche.
@@ -248,7 +269,12 @@ impl Connection {
         if t.handshake.is_some_and(|d| d <= now) {
             t.handshake = None;
             if !self.established {
-                self.close(CloseReason::HandshakeTimeout, false, 0x0, b"handshake timeout");
+                self.close(
+                    CloseReason::HandshakeTimeout,
+                    false,
+                    0x0,
+                    b"handshake timeout",
+                );
             }
         }
         if self.timers.first_request.is_some_and(|d| d <= now) {
@@ -260,11 +286,11 @@ impl Connection {
                 b"no request",
             );
         }
-        if let Some(k) = self.timers.keep_alive {
-            if k <= now {
-                let _ = q!(self.q.send_ack_eliciting());
-                self.timers.keep_alive = self.keep_alive.map(|d| now + d);
-            }
+        if let Some(k) = self.timers.keep_alive
+            && k <= now
+        {
+            let _ = q!(self.q.send_ack_eliciting());
+            self.timers.keep_alive = self.keep_alive.map(|d| now + d);
         }
         if self.timers.goaway_final.is_some_and(|d| d <= now) {
             self.timers.goaway_final = None;
@@ -292,6 +318,7 @@ impl Connection {
         if let Some(k) = self.keep_alive {
             self.timers.keep_alive = Some(now + k);
         }
+        self.detect_stop_sending(ctx);
         if !self.dgram_signalled && q!(self.q.dgram_recv_queue_len()) > 0 {
             self.dgram_signalled = true;
             self.emit(ctx, EventKind::Datagrams);
@@ -340,7 +367,19 @@ impl Connection {
             ctx.routes.remove(&key, self.handle.index);
             self.routed.retain(|k| *k != key);
         }
-        match q!(quiche::h3::Connection::with_transport(&mut self.q, ctx.h3_config)) {
+        if !self.is_server {
+            let token = q!(self.q.peer_transport_params())
+                .and_then(|tp| tp.stateless_reset_token)
+                .map(u128::to_be_bytes);
+            if let Some(token) = token {
+                ctx.reset_tokens.insert(token, self.handle.index);
+                self.peer_reset_token = Some(token);
+            }
+        }
+        match q!(quiche::h3::Connection::with_transport(
+            &mut self.q,
+            ctx.h3_config
+        )) {
             Ok(h3) => self.h3 = Some(h3),
             Err(e) => {
                 // quiche closed the connection already when it could not
@@ -393,15 +432,26 @@ impl Connection {
     /// Sends a pending GOAWAY and closes a drained server connection.
     fn advance_goaway(&mut self, ctx: &mut Ctx<'_>) {
         let closing = self.is_closing();
-        if let (Some(id), Some(h3), false) = (self.goaway_pending, self.h3.as_mut(), closing) {
-            if q!(h3.send_goaway(&mut self.q, id)).is_ok() {
-                self.goaway_pending = None;
-            }
+        if let (Some(id), Some(h3), false) = (self.goaway_pending, self.h3.as_mut(), closing)
+            && q!(h3.send_goaway(&mut self.q, id)).is_ok()
+        {
+            self.goaway_pending = None;
+        }
+        if self.is_server && self.goaway_sent != Goaway::None {
+            // quiche collects a stream once everything on it is acked.
+            let q = &mut self.q;
+            self.undelivered.retain(|&id| {
+                !matches!(
+                    q!(q.stream_capacity(id)),
+                    Err(quiche::Error::InvalidStreamState(_))
+                )
+            });
         }
         if self.is_server
             && matches!(self.goaway_sent, Goaway::Final(_))
             && self.goaway_pending.is_none()
             && self.streams.is_empty()
+            && self.undelivered.is_empty()
         {
             self.close(
                 CloseReason::Local {
@@ -444,7 +494,8 @@ impl Connection {
         self.goaway_sent = Goaway::Final(id);
         self.goaway_pending = Some(id);
         self.timers.goaway_final = None;
-        self.timers.drain
+        self.timers
+            .drain
             .get_or_insert(now + ctx.limits.goaway_drain_timeout);
     }
 
@@ -461,11 +512,18 @@ impl Connection {
     /// Counts a stream that ended abnormally; past the budget, GOAWAY and
     /// close with H3_EXCESSIVE_LOAD.
     pub(crate) fn count_abnormal(&mut self, ctx: &mut Ctx<'_>) {
+        if self.is_closing() {
+            return;
+        }
         self.abnormal += 1;
         self.stats.abnormal_streams += 1;
-        if self.abnormal > ctx.limits.abnormal_stream_budget && !self.is_closing() {
+        if self.abnormal > ctx.limits.abnormal_stream_budget {
             if let Some(h3) = self.h3.as_mut() {
-                let id = if self.is_server { self.next_request_id } else { 0 };
+                let id = if self.is_server {
+                    self.next_request_id
+                } else {
+                    0
+                };
                 let _ = q!(h3.send_goaway(&mut self.q, id));
             }
             self.protocol_error(code::H3_EXCESSIVE_LOAD, b"abnormal stream budget exceeded");
@@ -513,5 +571,5 @@ impl Connection {
 
 /// Whether `id` is a client-initiated bidirectional (request) stream.
 pub(crate) fn is_request_stream(id: u64) -> bool {
-    id % 4 == 0
+    id.is_multiple_of(4)
 }

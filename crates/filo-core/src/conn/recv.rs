@@ -115,7 +115,13 @@ impl Connection {
                     self.malformed(id, e, ctx);
                 } else {
                     self.set_recv(id, RecvPhase::Trailers);
-                    self.emit(ctx, EventKind::Trailers { stream: StreamId(id), headers });
+                    self.emit(
+                        ctx,
+                        EventKind::Trailers {
+                            stream: StreamId(id),
+                            headers,
+                        },
+                    );
                 }
             }
             // A header section after trailers (RFC 9114 §4.1): quiche catches
@@ -138,11 +144,11 @@ impl Connection {
     ) {
         self.timers.first_request = None;
         self.next_request_id = self.next_request_id.max(id + 4);
-        if let Goaway::Final(limit) = self.goaway_sent {
-            if id >= limit {
-                self.reject(id, ctx);
-                return;
-            }
+        if let Goaway::Final(limit) = self.goaway_sent
+            && id >= limit
+        {
+            self.reject(id, ctx);
+            return;
         }
         self.requests += 1;
         self.stats.requests += 1;
@@ -171,7 +177,14 @@ impl Connection {
             st.content_length = info.content_length;
             st.method = info.method;
         }
-        self.emit(ctx, EventKind::Request { stream: StreamId(id), headers, fin });
+        self.emit(
+            ctx,
+            EventKind::Request {
+                stream: StreamId(id),
+                headers,
+                fin,
+            },
+        );
     }
 
     fn on_response_head(
@@ -201,7 +214,12 @@ impl Connection {
                 let reason = StreamFailure::TooManyInterim;
                 return self.fail_stream(id, reason, code::H3_EXCESSIVE_LOAD, ctx);
             }
-            self.set_recv(id, RecvPhase::Head { interim: interim + 1 });
+            self.set_recv(
+                id,
+                RecvPhase::Head {
+                    interim: interim + 1,
+                },
+            );
             self.emit(ctx, EventKind::Interim { stream, headers });
             return;
         }
@@ -213,13 +231,27 @@ impl Connection {
                 return self.malformed(id, MessageError::ContentLengthMismatch, ctx);
             }
         }
-        self.emit(ctx, EventKind::Response { stream, headers, fin });
+        self.emit(
+            ctx,
+            EventKind::Response {
+                stream,
+                headers,
+                fin,
+            },
+        );
     }
 
     fn on_data(&mut self, id: u64, ctx: &mut Ctx<'_>) {
-        let Some(st) = self.streams.get(&id) else { return };
+        let Some(st) = self.streams.get(&id) else {
+            return;
+        };
         match st.recv {
-            RecvPhase::Body => self.emit(ctx, EventKind::Data { stream: StreamId(id) }),
+            RecvPhase::Body => self.emit(
+                ctx,
+                EventKind::Data {
+                    stream: StreamId(id),
+                },
+            ),
             // DATA before the (final) response head, or after trailers.
             RecvPhase::Head { .. } => {
                 self.protocol_error(code::H3_FRAME_UNEXPECTED, b"DATA before HEADERS");
@@ -232,7 +264,9 @@ impl Connection {
     }
 
     fn on_finished(&mut self, id: u64, ctx: &mut Ctx<'_>) {
-        let Some(st) = self.streams.get(&id).copied() else { return };
+        let Some(st) = self.streams.get(&id).copied() else {
+            return;
+        };
         match st.recv {
             RecvPhase::Head { .. } => {
                 let code = if self.is_server {
@@ -243,13 +277,17 @@ impl Connection {
                 self.fail_stream(id, StreamFailure::Incomplete, code, ctx);
             }
             RecvPhase::Body | RecvPhase::Trailers => {
-                if st.checks_content_length()
-                    && st.content_length.is_some_and(|n| n != st.received)
+                if st.checks_content_length() && st.content_length.is_some_and(|n| n != st.received)
                 {
                     return self.malformed(id, MessageError::ContentLengthMismatch, ctx);
                 }
                 self.set_recv(id, RecvPhase::Done);
-                self.emit(ctx, EventKind::Finished { stream: StreamId(id) });
+                self.emit(
+                    ctx,
+                    EventKind::Finished {
+                        stream: StreamId(id),
+                    },
+                );
                 self.settle_stream(id);
             }
             RecvPhase::Done => {}
@@ -257,7 +295,21 @@ impl Connection {
     }
 
     fn on_reset(&mut self, id: u64, err: u64, ctx: &mut Ctx<'_>) {
-        let Some(st) = self.streams.get_mut(&id) else { return };
+        let Some(st) = self.streams.get_mut(&id) else {
+            // A request stream reset before its HEADERS were read (open,
+            // reset, repeat: rapid reset). It never reaches the application
+            // but quiche keeps state for it: count it.
+            if self.is_server && is_request_stream(id) {
+                self.next_request_id = self.next_request_id.max(id + 4);
+                let _ = q!(self.q.stream_shutdown(
+                    id,
+                    quiche::Shutdown::Write,
+                    code::H3_REQUEST_CANCELLED
+                ));
+                self.count_abnormal(ctx);
+            }
+            return;
+        };
         if st.recv == RecvPhase::Done {
             return;
         }
@@ -265,18 +317,17 @@ impl Connection {
         let send_open = st.send != SendPhase::Done;
         st.send = SendPhase::Done;
         if send_open {
-            let _ = q!(self.q.stream_shutdown(
-                id,
-                quiche::Shutdown::Write,
-                code::H3_REQUEST_CANCELLED
-            ));
+            let _ =
+                q!(self
+                    .q
+                    .stream_shutdown(id, quiche::Shutdown::Write, code::H3_REQUEST_CANCELLED));
         }
         let stream = StreamId(id);
         if !self.is_server && err == code::H3_REQUEST_REJECTED {
             self.emit(ctx, EventKind::NotProcessed { stream });
         } else {
             self.emit(ctx, EventKind::Reset { stream, code: err });
-            self.count_abnormal(ctx);
+            self.count_abnormal_stream(id, ctx);
         }
         self.settle_stream(id);
     }
@@ -307,15 +358,9 @@ impl Connection {
         });
     }
 
-    /// Reports STOP_SENDING (quiche lists stopped streams through
-    /// `stream_writable_next`) and, after network input, returning capacity
-    /// on streams the application waits on.
+    /// After network input, reports returning capacity on streams the
+    /// application waits on.
     pub(crate) fn drain_writable(&mut self, after_input: bool, ctx: &mut Ctx<'_>) {
-        while let Some(id) = q!(self.q.stream_writable_next()) {
-            if let Err(quiche::Error::StreamStopped(err)) = q!(self.q.stream_capacity(id)) {
-                self.on_stopped(id, err, ctx);
-            }
-        }
         // Capacity returns with ACKs, MAX_DATA and loss recovery, i.e. after
         // datagrams and timeouts. Not checking after commands keeps a retry
         // that is refused again from spinning within one drain.
@@ -327,7 +372,11 @@ impl Connection {
         let q = &mut self.q;
         let mut stopped = None;
         let mut waiters = false;
-        for (&id, st) in self.streams.iter_mut().filter(|(_, st)| st.writable_need > 0) {
+        for (&id, st) in self
+            .streams
+            .iter_mut()
+            .filter(|(_, st)| st.writable_need > 0)
+        {
             match q!(q.stream_capacity(id)) {
                 // Capped so a need above the congestion window (a large
                 // header block) still wakes the application to retry.
@@ -335,7 +384,9 @@ impl Connection {
                     st.writable_need = 0;
                     ctx.events.push_back(crate::event::Event {
                         conn,
-                        kind: EventKind::Writable { stream: StreamId(id) },
+                        kind: EventKind::Writable {
+                            stream: StreamId(id),
+                        },
                     });
                 }
                 Err(quiche::Error::StreamStopped(err)) => stopped = Some((id, err)),
@@ -352,17 +403,38 @@ impl Connection {
     }
 
     fn on_stopped(&mut self, id: u64, err: u64, ctx: &mut Ctx<'_>) {
-        let Some(st) = self.streams.get_mut(&id) else { return };
+        let Some(st) = self.streams.get_mut(&id) else {
+            return;
+        };
+        st.stop_seen = true;
         if st.send == SendPhase::Done {
             return;
         }
         st.send = SendPhase::Done;
         st.writable_need = 0;
-        self.emit(ctx, EventKind::StopSending { stream: StreamId(id), code: err });
+        self.emit(
+            ctx,
+            EventKind::StopSending {
+                stream: StreamId(id),
+                code: err,
+            },
+        );
         if err != code::H3_NO_ERROR {
-            self.count_abnormal(ctx);
+            self.count_abnormal_stream(id, ctx);
         }
         self.settle_stream(id);
+    }
+
+    /// Counts a tracked stream against the budget, once however many
+    /// abnormal things happen to it (RESET_STREAM and STOP_SENDING both).
+    fn count_abnormal_stream(&mut self, id: u64, ctx: &mut Ctx<'_>) {
+        if let Some(st) = self.streams.get_mut(&id) {
+            if st.abnormal {
+                return;
+            }
+            st.abnormal = true;
+        }
+        self.count_abnormal(ctx);
     }
 
     fn set_recv(&mut self, id: u64, phase: RecvPhase) {
@@ -371,11 +443,65 @@ impl Connection {
         }
     }
 
-    /// Drops filo's entry once both directions are over.
+    /// Drops filo's entry once both directions are over. A server keeps
+    /// the id until quiche has delivered it, so a GOAWAY drain does not
+    /// close under data still in flight.
     pub(crate) fn settle_stream(&mut self, id: u64) {
         if self.streams.get(&id).is_some_and(StreamState::is_over) {
             self.streams.remove(&id);
+            if self.is_server {
+                self.note_undelivered(id);
+            }
         }
+    }
+
+    fn note_undelivered(&mut self, id: u64) {
+        // Pruned here when no drain is running (amortised), else on every
+        // input by `advance_goaway`.
+        if self.undelivered.len() >= self.undelivered.capacity().max(64) {
+            let q = &mut self.q;
+            self.undelivered.retain(|&s| {
+                !matches!(
+                    q!(q.stream_capacity(s)),
+                    Err(quiche::Error::InvalidStreamState(_))
+                )
+            });
+        }
+        self.undelivered.push(id);
+    }
+
+    /// Finds streams the peer sent STOP_SENDING on. quiche re-lists a
+    /// stopped stream for `stream_writable_next` only if it had no send
+    /// capacity, so filo watches quiche's counter instead and scans its
+    /// streams when it moves. Stops on streams filo does not track (never
+    /// opened with HEADERS, or already finished) count as abnormal.
+    pub(crate) fn detect_stop_sending(&mut self, ctx: &mut Ctx<'_>) {
+        let total = q!(self.q.stats()).stopped_stream_count_remote;
+        if total <= self.peer_stops {
+            return;
+        }
+        let mut new = total - self.peer_stops;
+        self.peer_stops = total;
+        let q = &mut self.q;
+        let mut found: smallvec::SmallVec<[(u64, u64); 8]> = smallvec::SmallVec::new();
+        for (&id, st) in self.streams.iter_mut().filter(|(_, st)| !st.stop_seen) {
+            if let Err(quiche::Error::StreamStopped(err)) = q!(q.stream_capacity(id)) {
+                st.stop_seen = true;
+                found.push((id, err));
+            }
+        }
+        new = new.saturating_sub(found.len() as u64);
+        for (id, err) in found {
+            if self.is_closing() {
+                break;
+            }
+            self.on_stopped(id, err, ctx);
+        }
+        // Stops on streams filo does not track are not counted: without
+        // HEADERS quiche's h3 layer holds no state for them, and the QUIC
+        // stream stays open (holding the peer's stream credit) until the
+        // peer ends its side, so the stream limit bounds them.
+        self.stats.untracked_stops += new;
     }
 
     /// Ends both directions of a stream with `err` (no event).
@@ -408,7 +534,13 @@ impl Connection {
         ctx: &mut Ctx<'_>,
     ) {
         self.abort_stream(id, err);
-        self.emit(ctx, EventKind::StreamFailed { stream: StreamId(id), reason });
+        self.emit(
+            ctx,
+            EventKind::StreamFailed {
+                stream: StreamId(id),
+                reason,
+            },
+        );
         self.count_abnormal(ctx);
     }
 
@@ -430,7 +562,9 @@ impl Connection {
             if let Some(st) = self.streams.get_mut(&id) {
                 st.send = SendPhase::Done;
             }
-            let _ = q!(self.q.stream_shutdown(id, quiche::Shutdown::Read, code::H3_NO_ERROR));
+            let _ = q!(self
+                .q
+                .stream_shutdown(id, quiche::Shutdown::Read, code::H3_NO_ERROR));
             if let Some(st) = self.streams.get_mut(&id) {
                 st.recv = RecvPhase::Done;
             }
@@ -439,7 +573,13 @@ impl Connection {
             self.abort_stream(id, code::H3_REQUEST_REJECTED);
         }
         let reason = StreamFailure::HeadersTooLarge { size, limit };
-        self.emit(ctx, EventKind::StreamFailed { stream: StreamId(id), reason });
+        self.emit(
+            ctx,
+            EventKind::StreamFailed {
+                stream: StreamId(id),
+                reason,
+            },
+        );
         self.count_abnormal(ctx);
     }
 }

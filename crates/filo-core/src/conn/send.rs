@@ -51,16 +51,16 @@ impl Connection {
         let mut release = None;
         let mut more = true;
         while segments < max_segs {
-            if let Some(decision) = q!(self.q.get_next_release_time()) {
-                if let Some(at) = decision.time(now) {
-                    if at > now + horizon {
-                        if off == 0 {
-                            return Batch::Paced(at);
-                        }
-                        break;
+            if let Some(decision) = q!(self.q.get_next_release_time())
+                && let Some(at) = decision.time(now)
+            {
+                if at > now + horizon {
+                    if off == 0 {
+                        return Batch::Paced(at);
                     }
-                    release.get_or_insert(at);
+                    break;
                 }
+                release.get_or_insert(at);
             }
             let out = &mut buf[off..off + seg];
             let res = match &first {

@@ -99,6 +99,14 @@ impl Endpoint {
             return;
         }
         match hdr {
+            Header::Short { .. } if self.reset_target(buf).is_some() => {
+                // A stateless reset from a client connection's server: quiche
+                // checks the token and closes the connection. Never answered.
+                if let Some(slot) = self.reset_target(buf) {
+                    self.stats.stateless_resets_received += 1;
+                    self.recv_on(slot, now, local, peer, buf);
+                }
+            }
             Header::Short { dcid } => {
                 self.stats.dropped.unknown_cid += 1;
                 if let Some(key) = CidKey::new(dcid) {
@@ -133,9 +141,19 @@ impl Endpoint {
     }
 
     /// Feeds a datagram to a connection and processes what follows.
-    fn recv_on(&mut self, slot: u32, now: Instant, local: SocketAddr, peer: SocketAddr, buf: &mut [u8]) {
+    fn recv_on(
+        &mut self,
+        slot: u32,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        buf: &mut [u8],
+    ) {
         self.with_ctx(slot, |c, ctx| {
-            let info = quiche::RecvInfo { from: peer, to: local };
+            let info = quiche::RecvInfo {
+                from: peer,
+                to: local,
+            };
             if q!(c.q.recv(buf, info)).is_err() {
                 c.stats.recv_errors += 1;
             }
@@ -166,7 +184,9 @@ impl Endpoint {
         let token = &init.token[..init.token_len];
         let odcid = if init.token_len > 0 || init.token_too_long {
             // The Initial answers our Retry: its DCID is the Retry's SCID.
-            let checked = if init.token_too_long || init.dcid.as_slice().len() != self.cfg.cid_gen.cid_len() {
+            let checked = if init.token_too_long
+                || init.dcid.as_slice().len() != self.cfg.cid_gen.cid_len()
+            {
                 Err(TokenError::Invalid)
             } else {
                 self.retry
@@ -220,7 +240,9 @@ impl Endpoint {
         let scid = quiche::ConnectionId::from_ref(scid_key.as_slice());
         let token = u128::from_be_bytes(self.cfg.keys.reset_token(scid_key.as_slice()));
         self.cfg.quic.set_stateless_reset_token(Some(token));
-        let odcid_ref = odcid.as_ref().map(|k| quiche::ConnectionId::from_ref(k.as_slice()));
+        let odcid_ref = odcid
+            .as_ref()
+            .map(|k| quiche::ConnectionId::from_ref(k.as_slice()));
         let created = q!(quiche::accept(
             &scid,
             odcid_ref.as_ref(),
@@ -236,7 +258,10 @@ impl Endpoint {
         // Feed the Initial; keep no state if it did not decrypt.
         let processed = self
             .with_ctx(slot, |c, _| {
-                let info = quiche::RecvInfo { from: peer, to: local };
+                let info = quiche::RecvInfo {
+                    from: peer,
+                    to: local,
+                };
                 let _ = q!(c.q.recv(buf, info));
                 q!(c.q.stats()).recv > 0 && !q!(c.q.is_closed())
             })
@@ -282,7 +307,13 @@ impl Endpoint {
         }
     }
 
-    fn send_version_negotiation(&mut self, local: SocketAddr, peer: SocketAddr, scid: &[u8], dcid: &[u8]) {
+    fn send_version_negotiation(
+        &mut self,
+        local: SocketAddr,
+        peer: SocketAddr,
+        scid: &[u8],
+        dcid: &[u8],
+    ) {
         let ok = self.stateless.push(local, peer, |out| {
             let s = quiche::ConnectionId::from_ref(scid);
             let d = quiche::ConnectionId::from_ref(dcid);
@@ -309,7 +340,15 @@ impl Endpoint {
             let scid = quiche::ConnectionId::from_ref(init.scid.as_slice());
             let dcid = quiche::ConnectionId::from_ref(init.dcid.as_slice());
             let new = quiche::ConnectionId::from_ref(new_scid.as_slice());
-            q!(quiche::retry(&scid, &dcid, &new, &token[..n], VERSION_1, out)).unwrap_or(0)
+            q!(quiche::retry(
+                &scid,
+                &dcid,
+                &new,
+                &token[..n],
+                VERSION_1,
+                out
+            ))
+            .unwrap_or(0)
         });
         if ok {
             self.stats.retries += 1;
@@ -321,7 +360,14 @@ impl Endpoint {
     /// Answers a short-header packet for an unknown CID with a stateless
     /// reset: only if it could carry a CID we issued, always shorter than
     /// it, at least 21 bytes, within the rate limit.
-    fn maybe_reset(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, dcid: CidKey, trigger: usize) {
+    fn maybe_reset(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        peer: SocketAddr,
+        dcid: CidKey,
+        trigger: usize,
+    ) {
         let cid_len = self.cfg.cid_gen.cid_len();
         // Smallest packet that could carry our CID: first byte, CID, a
         // 1-byte packet number, 4 bytes of payload and a 16-byte tag

@@ -56,6 +56,8 @@ pub struct Endpoint {
     free: Vec<u32>,
     live: usize,
     pub(crate) routes: CidTable,
+    /// Client: server reset tokens -> slot (see `Ctx::reset_tokens`).
+    reset_tokens: HashMap<[u8; 16], u32>,
     timers: TimerQueue,
     send_queue: VecDeque<u32>,
     pub(crate) events: VecDeque<Event>,
@@ -91,6 +93,7 @@ impl Endpoint {
             free: Vec::with_capacity(conns),
             live: 0,
             routes: CidTable::with_capacity(conns * 4),
+            reset_tokens: HashMap::with_capacity(if cfg.role == Role::Client { conns } else { 0 }),
             timers: TimerQueue::with_capacity(conns * 2),
             send_queue: VecDeque::with_capacity(conns),
             events: VecDeque::with_capacity(1024),
@@ -191,7 +194,9 @@ impl Endpoint {
         ))
         .map_err(|e| ConnectError::Transport(TransportError(e)))?;
         let slot = self.insert(q, local, remote, now);
-        let conn = self.conn_mut(slot).ok_or(ConnectError::TooManyConnections)?;
+        let conn = self
+            .conn_mut(slot)
+            .ok_or(ConnectError::TooManyConnections)?;
         conn.keep_alive = options.keep_alive.or(conn.keep_alive);
         conn.routed.push(key);
         self.routes.insert(key, slot);
@@ -211,12 +216,18 @@ impl Endpoint {
         let mut budget = self.timers.len();
         while budget > 0 {
             budget -= 1;
-            let Some(e) = self.timers.pop_due(now) else { break };
-            let Some(slot) = self.slots.get_mut(e.slot as usize) else { continue };
+            let Some(e) = self.timers.pop_due(now) else {
+                break;
+            };
+            let Some(slot) = self.slots.get_mut(e.slot as usize) else {
+                continue;
+            };
             if slot.generation != e.generation {
                 continue;
             }
-            let Some(conn) = slot.conn.as_deref_mut() else { continue };
+            let Some(conn) = slot.conn.as_deref_mut() else {
+                continue;
+            };
             if conn.scheduled != Some(e.at) {
                 continue; // stale: an earlier entry superseded it
             }
@@ -314,6 +325,17 @@ impl Endpoint {
             .map_or(0, |e| now.saturating_duration_since(e).as_millis() as u64)
     }
 
+    /// Client: the connection whose server announced this stateless reset
+    /// token, if the datagram ends with one.
+    pub(crate) fn reset_target(&self, datagram: &[u8]) -> Option<u32> {
+        if datagram.len() < crate::packet::MIN_RESET_LEN || self.reset_tokens.is_empty() {
+            return None;
+        }
+        let mut token = [0u8; 16];
+        token.copy_from_slice(&datagram[datagram.len() - 16..]);
+        self.reset_tokens.get(&token).copied()
+    }
+
     pub(crate) fn conn_mut(&mut self, slot: u32) -> Option<&mut Connection> {
         self.slots.get_mut(slot as usize)?.conn.as_deref_mut()
     }
@@ -332,10 +354,10 @@ impl Endpoint {
         loop {
             self.cfg.cid_gen.generate(&mut buf[..len]);
             let key = CidKey::new(&buf[..len]);
-            if let Some(key) = key {
-                if self.routes.get(key.as_slice()).is_none() {
-                    return (key, buf);
-                }
+            if let Some(key) = key
+                && self.routes.get(key.as_slice()).is_none()
+            {
+                return (key, buf);
             }
         }
     }
@@ -379,6 +401,7 @@ impl Endpoint {
             slots,
             routes,
             events,
+            reset_tokens,
             ..
         } = self;
         let conn = slots.get_mut(slot as usize)?.conn.as_deref_mut()?;
@@ -389,6 +412,7 @@ impl Endpoint {
             keys: &cfg.keys,
             limits: &cfg.limits,
             h3_config: &cfg.h3,
+            reset_tokens,
         };
         Some(f(conn, &mut ctx))
     }
@@ -404,9 +428,13 @@ impl Endpoint {
     }
 
     fn settle_inner(&mut self, slot: u32, queue: bool) {
-        let Some(s) = self.slots.get_mut(slot as usize) else { return };
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
         let generation = s.generation;
-        let Some(conn) = s.conn.as_deref_mut() else { return };
+        let Some(conn) = s.conn.as_deref_mut() else {
+            return;
+        };
         if conn.is_closed() {
             self.finalize(slot);
             return;
@@ -427,7 +455,9 @@ impl Endpoint {
     /// Frees a closed connection: unroutes its CIDs, releases its caps and
     /// reports `Closed` (if the application ever saw it).
     fn finalize(&mut self, slot: u32) {
-        let Some(s) = self.slots.get_mut(slot as usize) else { return };
+        let Some(s) = self.slots.get_mut(slot as usize) else {
+            return;
+        };
         let Some(conn) = s.conn.take() else { return };
         let handle = ConnHandle {
             index: slot,
@@ -442,6 +472,11 @@ impl Endpoint {
         }
         if let Some(key) = &conn.client_dcid {
             self.routes.remove(key, slot);
+        }
+        if let Some(token) = &conn.peer_reset_token
+            && self.reset_tokens.get(token) == Some(&slot)
+        {
+            self.reset_tokens.remove(token);
         }
         if conn.is_server {
             let ip = conn.origin.ip();

@@ -24,6 +24,8 @@ pub(crate) struct StatelessPacket {
 #[derive(Default)]
 pub(crate) struct StatelessQueue {
     queue: VecDeque<Box<StatelessPacket>>,
+    // Boxed so buffers move between `queue` and `spare` as pointers.
+    #[allow(clippy::vec_box)]
     spare: Vec<Box<StatelessPacket>>,
 }
 
@@ -110,8 +112,8 @@ impl TokenBucket {
             .last
             .map_or(Duration::ZERO, |l| now.saturating_duration_since(l));
         self.last = Some(now);
-        self.tokens = (self.tokens + elapsed.as_secs_f64() * f64::from(self.rate))
-            .min(f64::from(self.burst));
+        self.tokens =
+            (self.tokens + elapsed.as_secs_f64() * f64::from(self.rate)).min(f64::from(self.burst));
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -127,7 +129,7 @@ mod tests {
 
     #[test]
     fn bucket_limits_burst_and_refills() {
-        let t0 = Instant::now();
+        let t0 = crate::test_now();
         let mut b = TokenBucket::new(10, 3);
         assert!((0..3).all(|_| b.take(t0)));
         assert!(!b.take(t0));
