@@ -16,6 +16,7 @@ mod certs;
 mod link;
 mod pair;
 pub mod raw;
+mod rawloop;
 mod sim;
 
 pub use apps::{
@@ -24,5 +25,6 @@ pub use apps::{
 };
 pub use certs::TestPki;
 pub use link::{Fate, LinkConfig, Rng};
+pub use rawloop::RawLoop;
 pub use pair::{CLIENT_ADDR, Pair, PairConfig, SERVER_ADDR, test_limits};
 pub use sim::{Livelock, Node, NodeApp, NodeId, Sim, SimStats, TransmitHook};

@@ -1,0 +1,33 @@
+# filo: run `make demo` (the main job) or `make test` (the test suite).
+# Both install missing system packages first (scripts/deps.sh).
+
+CARGO ?= cargo
+# Builds go to a cache outside the clone so a fresh clone reuses them.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/filo-target
+
+.PHONY: deps demo test lint ci doc clean
+
+deps:
+	@./scripts/deps.sh
+
+## The main job: 1000 requests over a lossy in-memory link.
+demo: deps
+	$(CARGO) run --release -p filo-sim --bin filo-demo
+
+## The whole test suite: unit, integration, doc tests, allocation audit.
+test: deps
+	$(CARGO) test --workspace --all-targets
+	$(CARGO) test --workspace --doc
+	$(CARGO) test -p filo-core --features alloc-audit --test alloc -- --nocapture
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+doc: deps
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+ci: lint test doc
+
+clean:
+	$(CARGO) clean
