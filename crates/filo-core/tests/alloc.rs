@@ -119,10 +119,12 @@ struct Harness {
 
 impl Harness {
     fn new(pki: &TestPki) -> Self {
-        let server = Endpoint::new(Config::server(pki.server_tls(), test_limits()).expect("server"));
+        let server =
+            Endpoint::new(Config::server(pki.server_tls(), test_limits()).expect("server"));
         let mut client =
             Endpoint::new(Config::client(pki.client_tls(), test_limits()).expect("client"));
-        let (c, s): (SocketAddr, SocketAddr) = (CLIENT.parse().expect("addr"), SERVER.parse().expect("addr"));
+        let (c, s): (SocketAddr, SocketAddr) =
+            (CLIENT.parse().expect("addr"), SERVER.parse().expect("addr"));
         let conn = client
             .connect(Instant::now(), c, s, "localhost", ConnectOptions::default())
             .expect("connect");
@@ -155,22 +157,35 @@ impl Harness {
             let mut moved = false;
             while let Some(t) = self.client.poll_transmit(now, &mut self.buf, 16) {
                 self.datagrams += t.segments() as u64;
-                let meta = RecvMeta { local: t.to, peer: t.from, segment_size: Some(t.segment_size) };
-                self.server.handle_datagram(now, meta, &mut self.buf[..t.len]);
+                let meta = RecvMeta {
+                    local: t.to,
+                    peer: t.from,
+                    segment_size: Some(t.segment_size),
+                };
+                self.server
+                    .handle_datagram(now, meta, &mut self.buf[..t.len]);
                 moved = true;
             }
             while let Some(t) = self.server.poll_transmit(now, &mut self.buf, 16) {
                 self.datagrams += t.segments() as u64;
-                let meta = RecvMeta { local: t.to, peer: t.from, segment_size: Some(t.segment_size) };
-                self.client.handle_datagram(now, meta, &mut self.buf[..t.len]);
+                let meta = RecvMeta {
+                    local: t.to,
+                    peer: t.from,
+                    segment_size: Some(t.segment_size),
+                };
+                self.client
+                    .handle_datagram(now, meta, &mut self.buf[..t.len]);
                 moved = true;
             }
             while let Some(ev) = self.server.poll_event() {
                 moved = true;
-                let Some(mut c) = self.server.conn(ev.conn) else { continue };
+                let Some(mut c) = self.server.conn(ev.conn) else {
+                    continue;
+                };
                 match ev.kind {
                     EventKind::Request { stream, .. } => {
-                        c.send_response(stream, &[(":status", "200")], false).expect("response");
+                        c.send_response(stream, &[(":status", "200")], false)
+                            .expect("response");
                         self.sending.push((ev.conn, stream, 0));
                     }
                     EventKind::Writable { .. } => {}
@@ -180,7 +195,9 @@ impl Harness {
             let server = &mut self.server;
             let body = &self.body;
             self.sending.retain_mut(|(conn, stream, off)| {
-                let Some(mut c) = server.conn(*conn) else { return false };
+                let Some(mut c) = server.conn(*conn) else {
+                    return false;
+                };
                 match c.send_body(*stream, &body[*off..], true) {
                     Ok(n) => *off += n,
                     Err(StreamError::Blocked) => {}
@@ -286,8 +303,17 @@ fn zero_filo_allocations_per_request_and_datagram() {
         bulk.filo,
         per(bulk.quiche, datagrams)
     );
-    assert_eq!(filo.filo, 0, "filo's own code allocated in steady state (requests)");
-    assert_eq!(bulk.filo, 0, "filo's own code allocated in steady state (bulk)");
+    assert_eq!(
+        filo.filo, 0,
+        "filo's own code allocated in steady state (requests)"
+    );
+    assert_eq!(
+        bulk.filo, 0,
+        "filo's own code allocated in steady state (bulk)"
+    );
     // The counter must see quiche's allocations, or the zero means nothing.
-    assert!(filo.quiche > n, "counting allocator saw no quiche allocations");
+    assert!(
+        filo.quiche > n,
+        "counting allocator saw no quiche allocations"
+    );
 }

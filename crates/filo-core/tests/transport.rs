@@ -1147,7 +1147,6 @@ fn datagrams_disabled_by_default() {
 /// config, the other side's peer did not offer it: `Disabled` both ways
 /// (`DatagramError::Disabled` documents both cases).
 #[test]
-#[ignore = "BUG: send_datagram with datagram_queues None but the peer offering DATAGRAM returns QueueFull, not Disabled"]
 fn datagrams_disabled_when_only_one_side_enables_them() {
     assert_datagrams_disabled(false, true);
     assert_datagrams_disabled(true, false);

@@ -25,6 +25,6 @@ pub use apps::{
 };
 pub use certs::TestPki;
 pub use link::{Fate, LinkConfig, Rng};
-pub use rawloop::RawLoop;
 pub use pair::{CLIENT_ADDR, Pair, PairConfig, SERVER_ADDR, test_limits};
+pub use rawloop::RawLoop;
 pub use sim::{Livelock, Node, NodeApp, NodeId, Sim, SimStats, TransmitHook};

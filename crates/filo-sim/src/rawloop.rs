@@ -85,7 +85,13 @@ impl RawLoop {
         )
         .expect("accept");
         server
-            .recv(&mut buf[..n], quiche::RecvInfo { from: caddr, to: saddr })
+            .recv(
+                &mut buf[..n],
+                quiche::RecvInfo {
+                    from: caddr,
+                    to: saddr,
+                },
+            )
             .expect("recv Initial");
         let mut datagrams = 1;
         for _ in 0..100 {
@@ -94,7 +100,10 @@ impl RawLoop {
                 break;
             }
         }
-        assert!(client.is_established() && server.is_established(), "raw handshake");
+        assert!(
+            client.is_established() && server.is_established(),
+            "raw handshake"
+        );
         let h3cfg = quiche::h3::Config::new().expect("h3 config");
         let ch3 = quiche::h3::Connection::with_transport(&mut client, &h3cfg).expect("client h3");
         let sh3 = quiche::h3::Connection::with_transport(&mut server, &h3cfg).expect("server h3");
@@ -163,9 +172,11 @@ impl RawLoop {
                 }
             }
             pending.retain_mut(|(id, off)| {
-                match self.sh3.send_body(&mut self.server, *id, &self.body[*off..], true) {
-                    Ok(w) => *off += w,
-                    Err(_) => {}
+                if let Ok(w) = self
+                    .sh3
+                    .send_body(&mut self.server, *id, &self.body[*off..], true)
+                {
+                    *off += w;
                 }
                 *off < self.body.len()
             });
@@ -208,11 +219,23 @@ fn shuttle(
     loop {
         let before = moved;
         while let Ok((n, _)) = client.send(buf) {
-            let _ = server.recv(&mut buf[..n], quiche::RecvInfo { from: caddr, to: saddr });
+            let _ = server.recv(
+                &mut buf[..n],
+                quiche::RecvInfo {
+                    from: caddr,
+                    to: saddr,
+                },
+            );
             moved += 1;
         }
         while let Ok((n, _)) = server.send(buf) {
-            let _ = client.recv(&mut buf[..n], quiche::RecvInfo { from: saddr, to: caddr });
+            let _ = client.recv(
+                &mut buf[..n],
+                quiche::RecvInfo {
+                    from: saddr,
+                    to: caddr,
+                },
+            );
             moved += 1;
         }
         if moved == before {

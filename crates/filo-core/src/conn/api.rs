@@ -455,7 +455,12 @@ impl<'a> Conn<'a> {
 
     /// Sends an HTTP/3 DATAGRAM (RFC 9297) for request `stream`.
     pub fn send_datagram(&mut self, stream: StreamId, payload: &[u8]) -> Result<(), DatagramError> {
-        self.run(|c, _| {
+        self.run(|c, ctx| {
+            // quiche checks only the peer's offer; with our queues at 0 it
+            // would report a full queue instead.
+            if ctx.limits.datagram_queues.is_none() {
+                return Err(DatagramError::Disabled);
+            }
             let mut buf = [0u8; 1500];
             let prefix = write_varint(&mut buf, stream.0 / 4);
             let total = prefix + payload.len();

@@ -62,7 +62,10 @@ fn main() {
     for (i, key) in app.order.iter().enumerate() {
         let ex = &app.exchanges[key];
         let len = sizes[i % sizes.len()];
-        if ex.finished && ex.status() == Some(200) && ex.body.sha256 == Some(pattern_sha256(i as u64, len)) {
+        if ex.finished
+            && ex.status() == Some(200)
+            && ex.body.sha256 == Some(pattern_sha256(i as u64, len))
+        {
             ok += 1;
             bytes += ex.body.len;
         }
@@ -70,7 +73,11 @@ fn main() {
     let secs = elapsed.as_secs_f64();
     println!("completed:   {ok}/{requests} requests, bodies verified by SHA-256");
     println!("elapsed:     {:.3} s", secs);
-    println!("throughput:  {:.0} requests/s, {:.1} Mbit/s of response bodies", ok as f64 / secs, bytes as f64 * 8.0 / secs / 1e6);
+    println!(
+        "throughput:  {:.0} requests/s, {:.1} Mbit/s of response bodies",
+        ok as f64 / secs,
+        bytes as f64 * 8.0 / secs / 1e6
+    );
     println!(
         "link:        {} datagrams sent, {} lost ({:.2}%), {} duplicated, {} reordered, {} GSO batches",
         sim.sent,
@@ -94,7 +101,10 @@ fn main() {
         }
     }
     if !done || ok != requests {
-        eprintln!("demo failed: {ok}/{requests} requests verified; client errors {:?}", app.errors);
+        eprintln!(
+            "demo failed: {ok}/{requests} requests verified; client errors {:?}",
+            app.errors
+        );
         std::process::exit(1);
     }
 }
