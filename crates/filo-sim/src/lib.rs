@@ -13,6 +13,7 @@
 
 mod apps;
 mod certs;
+mod direct;
 mod link;
 mod pair;
 pub mod raw;
@@ -24,6 +25,7 @@ pub use apps::{
     pattern_sha256,
 };
 pub use certs::TestPki;
+pub use direct::DirectPair;
 pub use link::{Fate, LinkConfig, Rng};
 pub use pair::{CLIENT_ADDR, Pair, PairConfig, SERVER_ADDR, test_limits};
 pub use rawloop::RawLoop;
