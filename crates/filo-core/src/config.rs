@@ -16,7 +16,7 @@ pub enum RetryMode {
     Never,
     /// Always: every new client proves its address first (one extra RTT).
     Always,
-    /// Only while more than this many handshakes are in flight.
+    /// Only while this many handshakes or more are in flight.
     AboveHandshakes(usize),
 }
 
@@ -110,8 +110,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// Server: connections from one source IP. Default 64.
     pub max_connections_per_ip: usize,
-    /// Server: handshakes in flight. Above it new Initials are retried (when
-    /// under `retry`) or dropped. Default 1024.
+    /// Server: handshakes in flight. At the cap new connections are not
+    /// created: Initials without a token get a Retry if `retry` asks for
+    /// one, all others are dropped (counted). Default 1024.
     pub max_pending_handshakes: usize,
     /// Server: when to send Retry. Default above 256 handshakes in flight.
     pub retry: RetryMode,
@@ -383,10 +384,19 @@ impl Config {
         self
     }
 
-    /// Uses this CID generator instead of random 16-byte CIDs.
-    pub fn with_cid_generator(mut self, cid_gen: Box<dyn ConnectionIdGenerator>) -> Self {
+    /// Uses this CID generator instead of random 16-byte CIDs. Its
+    /// `cid_len()` must be 4 to 20.
+    pub fn with_cid_generator(
+        mut self,
+        cid_gen: Box<dyn ConnectionIdGenerator>,
+    ) -> Result<Self, ConfigError> {
+        if !(4..=crate::packet::MAX_CID_LEN).contains(&cid_gen.cid_len()) {
+            return Err(ConfigError::InvalidLimit(
+                "CID length must be 4 to 20 bytes",
+            ));
+        }
         self.cid_gen = cid_gen;
-        self
+        Ok(self)
     }
 
     /// The role the config was built for.

@@ -92,6 +92,9 @@ pub enum ConnectError {
     /// The server name is empty or longer than 255 bytes.
     #[error("invalid server name")]
     InvalidServerName,
+    /// The CID generator produced only CIDs already in use.
+    #[error("no unused connection ID could be generated")]
+    CidExhausted,
     /// quiche refused to create the connection.
     #[error("{0}")]
     Transport(TransportError),

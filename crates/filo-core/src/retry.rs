@@ -25,7 +25,11 @@ pub(crate) const MAX_TOKEN_LEN: usize = 1 + 8 + 1 + MAX_CID_LEN + MAC_LEN;
 /// Why a Retry token was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum TokenError {
-    /// Not a token filo minted, or minted for another address or CID.
+    /// Not shaped like a filo token at all (another server's NEW_TOKEN):
+    /// the Initial is treated as carrying none (RFC 9000 §8.1.3).
+    Foreign,
+    /// Shaped like a filo token but failing its check: forged, or minted
+    /// for another address, CID or endpoint instance.
     Invalid,
     /// Genuine but past its expiry.
     Expired,
@@ -101,6 +105,15 @@ impl RetryTokens {
         end + MAC_LEN
     }
 
+    /// Whether `token` has the shape of a filo token (magic byte and a
+    /// consistent length); says nothing about its validity.
+    pub(crate) fn is_filo_shaped(token: &[u8]) -> bool {
+        token.len() >= 10 + MAC_LEN
+            && token.len() <= MAX_TOKEN_LEN
+            && token[0] == MAGIC
+            && token.len() == 10 + usize::from(token[9]) + MAC_LEN
+    }
+
     /// Checks `token` from `peer`, whose Initial was sent to `retry_scid`;
     /// on success returns the original DCID the token carries.
     pub(crate) fn validate(
@@ -110,15 +123,15 @@ impl RetryTokens {
         retry_scid: &[u8],
         peer: SocketAddr,
     ) -> Result<CidKey, TokenError> {
-        if token.len() < 10 + MAC_LEN || token[0] != MAGIC {
-            return Err(TokenError::Invalid);
+        if token.len() < 10 + MAC_LEN || token.len() > MAX_TOKEN_LEN || token[0] != MAGIC {
+            return Err(TokenError::Foreign);
         }
         let mut exp = [0; 8];
         exp.copy_from_slice(&token[1..9]);
         let expiry = u64::from_be_bytes(exp);
         let odcid_len = usize::from(token[9]);
         if odcid_len > MAX_CID_LEN || token.len() != 10 + odcid_len + MAC_LEN {
-            return Err(TokenError::Invalid);
+            return Err(TokenError::Foreign);
         }
         let odcid = &token[10..10 + odcid_len];
         let mac = self.mac(expiry, odcid, retry_scid, peer);
@@ -180,6 +193,13 @@ mod tests {
         // Another endpoint instance with the same key refuses it too.
         let other = RetryTokens::new([5; 32], 10_000);
         assert!(other.validate(2_000, tok, b"retryscid", peer).is_err());
-        assert!(t.validate(0, b"", b"retryscid", peer).is_err());
+        assert_eq!(
+            t.validate(0, b"", b"retryscid", peer),
+            Err(TokenError::Foreign)
+        );
+        assert_eq!(
+            t.validate(0, &[0xaa; 40], b"retryscid", peer),
+            Err(TokenError::Foreign)
+        );
     }
 }

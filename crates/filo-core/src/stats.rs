@@ -30,6 +30,8 @@ pub struct ConnStats {
     pub active_streams: u64,
     /// Streams that ended abnormally (counted against the budget).
     pub abnormal_streams: u64,
+    /// Server: request streams that ended before a complete HEADERS.
+    pub incomplete_requests: u64,
     /// Server: requests rejected (GOAWAY or request cap).
     pub rejected_requests: u64,
     /// STOP_SENDING frames for streams filo does not track (not counted
@@ -73,6 +75,8 @@ pub struct DropCounters {
     pub stateless_queue_full: u64,
     /// A client endpoint received an Initial for an unknown CID.
     pub not_a_server: u64,
+    /// The CID generator produced only CIDs already in use.
+    pub cid_exhausted: u64,
 }
 
 /// Statistics of an endpoint.
@@ -93,6 +97,9 @@ pub struct EndpointStats {
     pub version_negotiations: u64,
     /// Retry packets sent.
     pub retries: u64,
+    /// Initials carrying a token filo did not mint (e.g. a NEW_TOKEN from
+    /// another server), treated as carrying none (RFC 9000 §8.1.3).
+    pub foreign_tokens: u64,
     /// Stateless resets sent.
     pub resets_sent: u64,
     /// Client: stateless resets received that matched a connection's token.

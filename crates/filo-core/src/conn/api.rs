@@ -15,6 +15,8 @@ use crate::validate::{self, MessageError, MethodKind};
 
 /// SETTINGS_MAX_FIELD_SECTION_SIZE (RFC 9114 §7.2.4.1).
 const SETTINGS_MAX_FIELD_SECTION_SIZE: u64 = 0x6;
+/// H3_DATAGRAM_ERROR (RFC 9297 §2.1).
+const H3_DATAGRAM_ERROR: u64 = 0x33;
 /// A DATA frame's type and length varints, at most.
 const DATA_FRAME_OVERHEAD: usize = 1 + 8;
 /// The most body capacity a `Writable` waits for: small enough that a
@@ -118,7 +120,7 @@ impl<'a> Conn<'a> {
             }
             r
         });
-        self.ep.settle(self.slot);
+        self.ep.settle_command(self.slot);
         match out {
             Some(r) => r,
             None => unreachable!("Conn view of a freed slot"),
@@ -223,6 +225,7 @@ impl<'a> Conn<'a> {
                 }
                 Err(quiche::h3::Error::StreamBlocked) => {
                     c.request_wanted = true;
+                    c.request_blocked = true;
                     Err(SendRequestError::Blocked)
                 }
                 Err(quiche::h3::Error::FrameUnexpected) => Err(SendRequestError::GoingAway),
@@ -272,7 +275,7 @@ impl<'a> Conn<'a> {
     ) -> Result<(), StreamError> {
         let id = stream.0;
         let size = validate::field_section_size(headers);
-        self.run(|c, _| {
+        self.run(|c, ctx| {
             if !c.is_server {
                 return Err(StreamError::InvalidState);
             }
@@ -296,7 +299,7 @@ impl<'a> Conn<'a> {
                     c.settle_stream(id);
                     Ok(())
                 }
-                Err(e) => Err(c.on_send_error(id, e, header_bytes(size))),
+                Err(e) => Err(c.on_send_error(id, e, header_bytes(size), ctx)),
             }
         })
     }
@@ -312,7 +315,7 @@ impl<'a> Conn<'a> {
         fin: bool,
     ) -> Result<usize, StreamError> {
         let id = stream.0;
-        self.run(|c, _| {
+        self.run(|c, ctx| {
             if c.send_phase(stream)? != SendPhase::Body {
                 return Err(StreamError::InvalidState);
             }
@@ -327,7 +330,7 @@ impl<'a> Conn<'a> {
                     }
                     Ok(n)
                 }
-                Err(e) => Err(c.on_send_error(id, e, body_chunk(data.len()))),
+                Err(e) => Err(c.on_send_error(id, e, body_chunk(data.len()), ctx)),
             }
         })
     }
@@ -340,7 +343,7 @@ impl<'a> Conn<'a> {
     ) -> Result<(), StreamError> {
         let id = stream.0;
         let size = validate::field_section_size(headers);
-        self.run(|c, _| {
+        self.run(|c, ctx| {
             if c.send_phase(stream)? != SendPhase::Body {
                 return Err(StreamError::InvalidState);
             }
@@ -351,7 +354,7 @@ impl<'a> Conn<'a> {
                     c.settle_stream(id);
                     Ok(())
                 }
-                Err(e) => Err(c.on_send_error(id, e, header_bytes(size))),
+                Err(e) => Err(c.on_send_error(id, e, header_bytes(size), ctx)),
             }
         })
     }
@@ -479,21 +482,42 @@ impl<'a> Conn<'a> {
     }
 
     /// Takes the next received HTTP/3 DATAGRAM into `buf`: its request
-    /// stream and payload length, or `None` when the queue is empty.
+    /// stream and payload length, or `None` when the queue is empty. A
+    /// datagram longer than `buf` stays queued (`TooLarge`).
     pub fn recv_datagram(
         &mut self,
         buf: &mut [u8],
     ) -> Result<Option<(StreamId, usize)>, DatagramError> {
-        self.run(|c, _| {
+        self.run(|c, ctx| {
+            if ctx.limits.datagram_queues.is_none() {
+                return Err(DatagramError::Disabled);
+            }
             loop {
-                match q!(c.q.dgram_recv(buf)) {
-                    Ok(n) => {
-                        // Datagrams without a valid quarter-stream-id are dropped.
-                        if let Some((qsid, used)) = read_varint(&buf[..n]) {
-                            buf.copy_within(used..n, 0);
-                            return Ok(Some((StreamId(qsid.saturating_mul(4)), n - used)));
-                        }
+                // Check the size first: quiche drops a datagram it cannot
+                // copy out.
+                match q!(c.q.dgram_recv_front_len()) {
+                    None => {
+                        c.dgram_signalled = false;
+                        return Ok(None);
                     }
+                    Some(len) if len > buf.len() => return Err(DatagramError::TooLarge),
+                    Some(_) => {}
+                }
+                match q!(c.q.dgram_recv(buf)) {
+                    Ok(n) => match read_varint(&buf[..n]) {
+                        // RFC 9297 §2.1: a quarter stream id >= 2^60 is a
+                        // connection error H3_DATAGRAM_ERROR.
+                        Some((qsid, _)) if qsid >= 1 << 60 => {
+                            c.protocol_error(H3_DATAGRAM_ERROR, b"quarter stream id too large");
+                            return Err(DatagramError::Closed);
+                        }
+                        Some((qsid, used)) => {
+                            buf.copy_within(used..n, 0);
+                            return Ok(Some((StreamId(qsid * 4), n - used)));
+                        }
+                        // Empty datagram: no quarter stream id; dropped.
+                        None => {}
+                    },
                     Err(quiche::Error::Done) => {
                         c.dgram_signalled = false;
                         return Ok(None);
@@ -537,10 +561,21 @@ impl Connection {
 
     /// Maps a send failure; a stopped stream's send side is over. `needed`
     /// is an upper bound of the bytes the refused write needs.
-    fn on_send_error(&mut self, id: u64, e: quiche::h3::Error, needed: usize) -> StreamError {
+    fn on_send_error(
+        &mut self,
+        id: u64,
+        e: quiche::h3::Error,
+        needed: usize,
+        ctx: &mut Ctx<'_>,
+    ) -> StreamError {
         let err = stream_err(e, StreamId(id));
         match err {
             StreamError::Stopped(_) | StreamError::UnknownStream(_) => {
+                // quiche knew before filo did (a STOP_SENDING not yet seen):
+                // the stream ended abnormally all the same.
+                if self.is_server {
+                    self.count_abnormal_stream(id, ctx);
+                }
                 self.set_send(id, SendPhase::Done);
                 self.settle_stream(id);
             }

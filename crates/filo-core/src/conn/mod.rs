@@ -29,6 +29,8 @@ use crate::stream::StreamState;
 /// The largest GOAWAY id (RFC 9000 stream ids are < 2^62; client bidi ids
 /// are multiples of 4).
 const GOAWAY_MAX_ID: u64 = (1 << 62) - 4;
+/// PINGs sent for stale send capacity without progress before filo stops.
+const MAX_CAPACITY_PROBES: u32 = 3;
 /// CIDs routed to one connection at most (issued + the client's original).
 const MAX_ROUTED_CIDS: usize = 8;
 
@@ -122,6 +124,11 @@ pub(crate) struct Connection {
     pub(crate) next_request_id: u64,
     /// Client: a `send_request` failed on the stream limit or capacity.
     pub(crate) request_wanted: bool,
+    /// Client: a `send_request` failed for capacity (`Blocked`).
+    pub(crate) request_blocked: bool,
+    /// Capacity probes sent since the last progress (a `Writable` or
+    /// `StreamsAvailable`).
+    pub(crate) probes_unanswered: u32,
     /// Client: the server's stateless reset token, registered endpoint-wide.
     pub(crate) peer_reset_token: Option<[u8; 16]>,
     /// Server: request streams finished by filo whose data quiche may not
@@ -172,7 +179,7 @@ impl Connection {
             client_dcid: None,
             streams: HashMap::with_capacity(capacity),
             timers: Timers {
-                handshake: Some(now + limits.handshake_timeout),
+                handshake: now.checked_add(limits.handshake_timeout),
                 ..Timers::default()
             },
             scheduled: None,
@@ -187,6 +194,8 @@ impl Connection {
             requests: 0,
             next_request_id: 0,
             request_wanted: false,
+            request_blocked: false,
+            probes_unanswered: 0,
             peer_reset_token: None,
             undelivered: Vec::new(),
             peer_stops: 0,
@@ -252,14 +261,17 @@ impl Connection {
         }
         if self.timers.capacity_probe.is_some_and(|t| t <= now) {
             self.timers.capacity_probe = None;
-            if self.writable_waiters && !self.is_closing() {
+            if self.wants_capacity() && self.probes_unanswered < MAX_CAPACITY_PROBES {
                 // quiche recomputes its send capacity only in `recv` (and a
                 // few stream calls), so after loss is declared without a
                 // packet arriving it can stay stale at 0 while nothing is in
                 // flight: a stall. An ack-eliciting PING brings an ACK whose
-                // `recv` refreshes it. Re-armed until capacity returns.
+                // `recv` refreshes it. If the peer is withholding flow
+                // control instead, a PING cannot help: probes back off and
+                // stop after a few without progress (then idle rules).
                 let _ = q!(self.q.send_ack_eliciting());
-                self.timers.capacity_probe = Some(now + self.capacity_probe_interval());
+                self.probes_unanswered += 1;
+                self.arm_capacity_probe(now);
             }
         }
         let t = &mut self.timers;
@@ -290,7 +302,7 @@ impl Connection {
             && k <= now
         {
             let _ = q!(self.q.send_ack_eliciting());
-            self.timers.keep_alive = self.keep_alive.map(|d| now + d);
+            self.timers.keep_alive = self.keep_alive.and_then(|d| now.checked_add(d));
         }
         if self.timers.goaway_final.is_some_and(|d| d <= now) {
             self.timers.goaway_final = None;
@@ -316,9 +328,8 @@ impl Connection {
     /// Called after every datagram: remembers activity for keep-alive.
     pub(crate) fn on_datagram(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
         if let Some(k) = self.keep_alive {
-            self.timers.keep_alive = Some(now + k);
+            self.timers.keep_alive = now.checked_add(k);
         }
-        self.detect_stop_sending(ctx);
         if !self.dgram_signalled && q!(self.q.dgram_recv_queue_len()) > 0 {
             self.dgram_signalled = true;
             self.emit(ctx, EventKind::Datagrams);
@@ -329,6 +340,8 @@ impl Connection {
             let streams_ok = self.peer_goaway.is_none() && q!(self.q.peer_streams_left_bidi()) > 0;
             if streams_ok {
                 self.request_wanted = false;
+                self.request_blocked = false;
+                self.probes_unanswered = 0;
                 self.emit(ctx, EventKind::StreamsAvailable);
             }
         }
@@ -348,13 +361,19 @@ impl Connection {
         }
         if self.h3.is_some() {
             self.poll_h3(now, ctx);
+            if after_input {
+                // After the h3 poll, so a STOP_SENDING that arrived with its
+                // stream's HEADERS finds the stream tracked.
+                self.detect_stop_sending(ctx);
+            }
             self.drain_writable(after_input, ctx);
-            if !self.writable_waiters {
+            if !self.wants_capacity() {
                 self.timers.capacity_probe = None;
+                self.probes_unanswered = 0;
             } else if after_input || self.timers.capacity_probe.is_none() {
                 // Any arrival postpones the capacity probe; a new waiter
                 // (registered by a command) arms it.
-                self.timers.capacity_probe = Some(now + self.capacity_probe_interval());
+                self.arm_capacity_probe(now);
             }
             self.advance_goaway(ctx);
         }
@@ -389,9 +408,12 @@ impl Connection {
             }
         }
         if self.is_server {
-            self.timers.first_request = ctx.limits.first_request_timeout.map(|d| now + d);
+            self.timers.first_request = ctx
+                .limits
+                .first_request_timeout
+                .and_then(|d| now.checked_add(d));
         } else {
-            self.timers.keep_alive = self.keep_alive.map(|d| now + d);
+            self.timers.keep_alive = self.keep_alive.and_then(|d| now.checked_add(d));
         }
         self.emit(ctx, EventKind::Connected);
     }
@@ -481,8 +503,8 @@ impl Connection {
         self.goaway_sent = Goaway::Announced;
         self.goaway_pending = Some(GOAWAY_MAX_ID);
         let rtt = self.rtt().max(Duration::from_millis(1));
-        self.timers.goaway_final = Some(now + rtt);
-        self.timers.drain = Some(now + ctx.limits.goaway_drain_timeout);
+        self.timers.goaway_final = now.checked_add(rtt);
+        self.timers.drain = now.checked_add(ctx.limits.goaway_drain_timeout);
     }
 
     /// Server: GOAWAY with an exact id at once (request cap, budgets).
@@ -494,15 +516,26 @@ impl Connection {
         self.goaway_sent = Goaway::Final(id);
         self.goaway_pending = Some(id);
         self.timers.goaway_final = None;
-        self.timers
-            .drain
-            .get_or_insert(now + ctx.limits.goaway_drain_timeout);
+        self.timers.drain.get_or_insert_with(|| {
+            now.checked_add(ctx.limits.goaway_drain_timeout)
+                .unwrap_or(now)
+        });
     }
 
-    /// How long a stream waits for capacity without any packet arriving
-    /// before filo probes: two RTTs, at least 5 ms.
-    fn capacity_probe_interval(&self) -> Duration {
-        (self.rtt() * 2).max(Duration::from_millis(5))
+    /// Whether the application waits for send capacity: a stream's
+    /// `Writable`, or a `send_request` refused as `Blocked`.
+    fn wants_capacity(&self) -> bool {
+        self.writable_waiters || self.request_blocked
+    }
+
+    /// Arms the capacity probe: two RTTs (at least 5 ms) without any packet
+    /// arriving, doubled for each probe already unanswered; none after
+    /// `MAX_CAPACITY_PROBES`.
+    fn arm_capacity_probe(&mut self, now: Instant) {
+        self.timers.capacity_probe = (self.probes_unanswered < MAX_CAPACITY_PROBES).then(|| {
+            let base = (self.rtt() * 2).max(Duration::from_millis(5));
+            now + base * (1 << self.probes_unanswered)
+        });
     }
 
     pub(crate) fn rtt(&self) -> Duration {

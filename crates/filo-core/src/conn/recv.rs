@@ -173,9 +173,10 @@ impl Connection {
             return self.malformed(id, MessageError::ContentLengthMismatch, ctx);
         }
         if let Some(st) = self.streams.get_mut(&id) {
+            // The method is not stored: the HEAD exemption applies to a
+            // response's body, never to a request's (request smuggling).
             st.recv = RecvPhase::Body;
             st.content_length = info.content_length;
-            st.method = info.method;
         }
         self.emit(
             ctx,
@@ -265,6 +266,18 @@ impl Connection {
 
     fn on_finished(&mut self, id: u64, ctx: &mut Ctx<'_>) {
         let Some(st) = self.streams.get(&id).copied() else {
+            // A request stream that ended without a complete HEADERS frame
+            // (empty, or truncated): H3_REQUEST_INCOMPLETE (RFC 9114 §4.1).
+            if self.is_server && is_request_stream(id) && id >= self.next_request_id {
+                self.next_request_id = id + 4;
+                let _ = q!(self.q.stream_shutdown(
+                    id,
+                    quiche::Shutdown::Write,
+                    code::H3_REQUEST_INCOMPLETE
+                ));
+                self.stats.incomplete_requests += 1;
+                self.count_abnormal(ctx);
+            }
             return;
         };
         match st.recv {
@@ -372,6 +385,7 @@ impl Connection {
         let q = &mut self.q;
         let mut stopped = None;
         let mut waiters = false;
+        let mut progress = false;
         for (&id, st) in self
             .streams
             .iter_mut()
@@ -382,6 +396,7 @@ impl Connection {
                 // header block) still wakes the application to retry.
                 Ok(cap) if cap >= (st.writable_need as usize).min(MAX_WRITABLE_WAIT) => {
                     st.writable_need = 0;
+                    progress = true;
                     ctx.events.push_back(crate::event::Event {
                         conn,
                         kind: EventKind::Writable {
@@ -395,8 +410,11 @@ impl Connection {
             }
         }
         self.writable_waiters = waiters;
+        if progress {
+            self.probes_unanswered = 0;
+        }
         if let Some((id, err)) = stopped {
-            // One per pass; quiche reports the rest through writable_next.
+            // One per pass; the others are found on later passes.
             self.writable_waiters = true;
             self.on_stopped(id, err, ctx);
         }
@@ -419,7 +437,11 @@ impl Connection {
                 code: err,
             },
         );
-        if err != code::H3_NO_ERROR {
+        // A server may stop a request body with H3_NO_ERROR once it has
+        // answered (RFC 9114 §4.1.1); a client stopping a response it is
+        // still sent is cancelling it, whatever the code, and quiche's h3
+        // layer keeps that stream's state: count it.
+        if self.is_server || err != code::H3_NO_ERROR {
             self.count_abnormal_stream(id, ctx);
         }
         self.settle_stream(id);
@@ -427,7 +449,7 @@ impl Connection {
 
     /// Counts a tracked stream against the budget, once however many
     /// abnormal things happen to it (RESET_STREAM and STOP_SENDING both).
-    fn count_abnormal_stream(&mut self, id: u64, ctx: &mut Ctx<'_>) {
+    pub(crate) fn count_abnormal_stream(&mut self, id: u64, ctx: &mut Ctx<'_>) {
         if let Some(st) = self.streams.get_mut(&id) {
             if st.abnormal {
                 return;
@@ -533,6 +555,9 @@ impl Connection {
         err: u64,
         ctx: &mut Ctx<'_>,
     ) {
+        // Counted before the entry goes, so a stream already counted (say,
+        // stopped by the peer) is not counted twice.
+        self.count_abnormal_stream(id, ctx);
         self.abort_stream(id, err);
         self.emit(
             ctx,
@@ -541,20 +566,20 @@ impl Connection {
                 reason,
             },
         );
-        self.count_abnormal(ctx);
     }
 
     /// Server: a request at or above our GOAWAY id, or past the request cap.
     fn reject(&mut self, id: u64, ctx: &mut Ctx<'_>) {
+        self.count_abnormal_stream(id, ctx);
         self.abort_stream(id, code::H3_REQUEST_REJECTED);
         self.stats.rejected_requests += 1;
-        self.count_abnormal(ctx);
     }
 
     /// Server: a request head over filo's soft limit gets 431 without
     /// reaching the application; the rest of the request is refused with
     /// STOP_SENDING(H3_NO_ERROR) (RFC 9114 §4.1.1).
     fn answer_431(&mut self, id: u64, size: u64, limit: u64, ctx: &mut Ctx<'_>) {
+        self.count_abnormal_stream(id, ctx);
         let sent = self.h3.as_mut().is_some_and(|h3| {
             q!(h3.send_response(&mut self.q, id, &[(b":status", b"431")], true)).is_ok()
         });
@@ -580,6 +605,5 @@ impl Connection {
                 reason,
             },
         );
-        self.count_abnormal(ctx);
     }
 }

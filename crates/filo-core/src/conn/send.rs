@@ -54,7 +54,7 @@ impl Connection {
             if let Some(decision) = q!(self.q.get_next_release_time())
                 && let Some(at) = decision.time(now)
             {
-                if at > now + horizon {
+                if now.checked_add(horizon).is_some_and(|h| at > h) {
                     if off == 0 {
                         return Batch::Paced(at);
                     }

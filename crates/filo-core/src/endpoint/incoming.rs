@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use super::Endpoint;
+use super::stateless::Push;
 use crate::alloc_audit::{Scope, q};
 use crate::cid::CidKey;
 use crate::config::{RetryMode, Role};
@@ -14,7 +15,7 @@ use crate::packet::{
     Header, LongType, MIN_INITIAL_DATAGRAM, MIN_RESET_LEN, RESET_TOKEN_LEN, VERSION_1,
     write_stateless_reset,
 };
-use crate::retry::{MAX_TOKEN_LEN, TokenError};
+use crate::retry::{MAX_TOKEN_LEN, RetryTokens, TokenError};
 use crate::transmit::RecvMeta;
 
 /// Largest stateless reset filo sends (it is also always shorter than the
@@ -182,38 +183,43 @@ impl Endpoint {
             return;
         }
         let token = &init.token[..init.token_len];
-        let odcid = if init.token_len > 0 || init.token_too_long {
-            // The Initial answers our Retry: its DCID is the Retry's SCID.
-            let checked = if init.token_too_long
-                || init.dcid.as_slice().len() != self.cfg.cid_gen.cid_len()
-            {
-                Err(TokenError::Invalid)
-            } else {
-                self.retry
-                    .validate(self.millis(now), token, init.dcid.as_slice(), peer)
-            };
-            match checked {
-                Ok(odcid) => Some(odcid),
-                Err(TokenError::Invalid) => {
-                    self.stats.dropped.invalid_token += 1;
-                    return;
-                }
-                Err(TokenError::Expired) => {
-                    self.stats.dropped.expired_token += 1;
-                    return;
-                }
-            }
+        let checked = if init.token_too_long || !RetryTokens::is_filo_shaped(token) {
+            Err(TokenError::Foreign)
+        } else if init.dcid.as_slice().len() != self.cfg.cid_gen.cid_len() {
+            // Our Retry SCIDs have our CID length: not an answer to one.
+            Err(TokenError::Invalid)
         } else {
-            let retry = match l.retry {
-                RetryMode::Never => false,
-                RetryMode::Always => true,
-                RetryMode::AboveHandshakes(n) => self.pending_handshakes >= n,
-            };
-            if retry {
-                self.send_retry(now, local, peer, &init);
+            self.retry
+                .validate(self.millis(now), token, init.dcid.as_slice(), peer)
+        };
+        let odcid = match checked {
+            // The Initial answers our Retry: its DCID is the Retry's SCID.
+            Ok(odcid) => Some(odcid),
+            Err(TokenError::Invalid) => {
+                self.stats.dropped.invalid_token += 1;
                 return;
             }
-            None
+            Err(TokenError::Expired) => {
+                self.stats.dropped.expired_token += 1;
+                return;
+            }
+            Err(TokenError::Foreign) => {
+                // No token, or one another server minted (RFC 9000
+                // §8.1.3: proceed as if there were none).
+                if init.token_len > 0 || init.token_too_long {
+                    self.stats.foreign_tokens += 1;
+                }
+                let retry = match l.retry {
+                    RetryMode::Never => false,
+                    RetryMode::Always => true,
+                    RetryMode::AboveHandshakes(n) => self.pending_handshakes >= n,
+                };
+                if retry {
+                    self.send_retry(now, local, peer, &init);
+                    return;
+                }
+                None
+            }
         };
         if self.pending_handshakes >= self.cfg.limits.max_pending_handshakes {
             self.stats.dropped.handshake_limit += 1;
@@ -235,7 +241,13 @@ impl Endpoint {
         // this Initial): quiche uses `scid` as the retry source CID.
         let (scid_key, client_dcid) = match odcid {
             Some(_) => (init.dcid, None),
-            None => (self.fresh_cid().0, Some(init.dcid)),
+            None => match self.fresh_cid() {
+                Some(key) => (key, Some(init.dcid)),
+                None => {
+                    self.stats.dropped.cid_exhausted += 1;
+                    return;
+                }
+            },
         };
         let scid = quiche::ConnectionId::from_ref(scid_key.as_slice());
         let token = u128::from_be_bytes(self.cfg.keys.reset_token(scid_key.as_slice()));
@@ -314,20 +326,23 @@ impl Endpoint {
         scid: &[u8],
         dcid: &[u8],
     ) {
-        let ok = self.stateless.push(local, peer, |out| {
+        let pushed = self.stateless.push(local, peer, |out| {
             let s = quiche::ConnectionId::from_ref(scid);
             let d = quiche::ConnectionId::from_ref(dcid);
             q!(quiche::negotiate_version(&s, &d, out)).unwrap_or(0)
         });
-        if ok {
-            self.stats.version_negotiations += 1;
-        } else {
-            self.stats.dropped.stateless_queue_full += 1;
+        match pushed {
+            Push::Queued => self.stats.version_negotiations += 1,
+            Push::Full => self.stats.dropped.stateless_queue_full += 1,
+            Push::NotWritten => {}
         }
     }
 
     fn send_retry(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, init: &NewInitial) {
-        let (new_scid, _) = self.fresh_cid();
+        let Some(new_scid) = self.fresh_cid() else {
+            self.stats.dropped.cid_exhausted += 1;
+            return;
+        };
         let mut token = [0u8; MAX_TOKEN_LEN];
         let n = self.retry.mint(
             self.millis(now),
@@ -336,7 +351,7 @@ impl Endpoint {
             peer,
             &mut token,
         );
-        let ok = self.stateless.push(local, peer, |out| {
+        let pushed = self.stateless.push(local, peer, |out| {
             let scid = quiche::ConnectionId::from_ref(init.scid.as_slice());
             let dcid = quiche::ConnectionId::from_ref(init.dcid.as_slice());
             let new = quiche::ConnectionId::from_ref(new_scid.as_slice());
@@ -350,10 +365,10 @@ impl Endpoint {
             ))
             .unwrap_or(0)
         });
-        if ok {
-            self.stats.retries += 1;
-        } else {
-            self.stats.dropped.stateless_queue_full += 1;
+        match pushed {
+            Push::Queued => self.stats.retries += 1,
+            Push::Full => self.stats.dropped.stateless_queue_full += 1,
+            Push::NotWritten => {}
         }
     }
 
@@ -381,13 +396,13 @@ impl Endpoint {
         }
         let token: [u8; RESET_TOKEN_LEN] = self.cfg.keys.reset_token(dcid.as_slice());
         let len = (trigger - 1).min(MAX_RESET_LEN);
-        let ok = self
+        let pushed = self
             .stateless
             .push(local, peer, |out| write_stateless_reset(out, len, &token));
-        if ok {
-            self.stats.resets_sent += 1;
-        } else {
-            self.stats.dropped.stateless_queue_full += 1;
+        match pushed {
+            Push::Queued => self.stats.resets_sent += 1,
+            Push::Full => self.stats.dropped.stateless_queue_full += 1,
+            Push::NotWritten => {}
         }
     }
 }

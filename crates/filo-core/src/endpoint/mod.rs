@@ -68,6 +68,9 @@ pub struct Endpoint {
     pending_handshakes: usize,
     epoch: Option<Instant>,
     pub(crate) last_now: Option<Instant>,
+    /// Connections that closed during a `Conn` command: freed at the next
+    /// endpoint call, never under a live view.
+    closed_pending: Vec<u32>,
     stats: EndpointStats,
 }
 
@@ -104,6 +107,7 @@ impl Endpoint {
             pending_handshakes: 0,
             epoch: None,
             last_now: None,
+            closed_pending: Vec::with_capacity(16),
             stats: EndpointStats::default(),
             cfg,
         }
@@ -182,9 +186,8 @@ impl Endpoint {
         if server_name.is_empty() || server_name.len() > 255 {
             return Err(ConnectError::InvalidServerName);
         }
-        let (key, cid_buf) = self.fresh_cid();
-        let len = self.cfg.cid_gen.cid_len();
-        let scid = quiche::ConnectionId::from_ref(&cid_buf[..len]);
+        let key = self.fresh_cid().ok_or(ConnectError::CidExhausted)?;
+        let scid = quiche::ConnectionId::from_ref(key.as_slice());
         let q = q!(quiche::connect(
             Some(server_name),
             &scid,
@@ -248,6 +251,9 @@ impl Endpoint {
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
+        if !self.closed_pending.is_empty() {
+            self.finalize_pending();
+        }
         self.events.pop_front()
     }
 
@@ -317,6 +323,16 @@ impl Endpoint {
     fn note_now(&mut self, now: Instant) {
         self.epoch.get_or_insert(now);
         self.last_now = Some(now);
+        self.finalize_pending();
+    }
+
+    /// Frees connections that closed during a `Conn` command.
+    fn finalize_pending(&mut self) {
+        while let Some(slot) = self.closed_pending.pop() {
+            if self.conn_mut(slot).is_some_and(|c| c.is_closed()) {
+                self.finalize(slot);
+            }
+        }
     }
 
     /// Milliseconds since the endpoint's first input (Retry token clock).
@@ -348,18 +364,20 @@ impl Endpoint {
     }
 
     /// A fresh CID from the generator that routes nowhere yet.
-    pub(crate) fn fresh_cid(&mut self) -> (CidKey, [u8; MAX_CID_LEN]) {
+    /// A fresh CID from the generator that routes nowhere yet; `None` if
+    /// the generator keeps producing routed ones (a broken generator).
+    pub(crate) fn fresh_cid(&mut self) -> Option<CidKey> {
         let len = self.cfg.cid_gen.cid_len();
         let mut buf = [0u8; MAX_CID_LEN];
-        loop {
+        for _ in 0..16 {
             self.cfg.cid_gen.generate(&mut buf[..len]);
-            let key = CidKey::new(&buf[..len]);
-            if let Some(key) = key
+            if let Some(key) = CidKey::new(&buf[..len])
                 && self.routes.get(key.as_slice()).is_none()
             {
-                return (key, buf);
+                return Some(key);
             }
         }
+        None
     }
 
     /// Stores a new connection; returns its slot.
@@ -420,14 +438,20 @@ impl Endpoint {
     /// After any work on a connection: free it if it closed, otherwise
     /// reschedule its timer and queue it for sending.
     pub(crate) fn settle(&mut self, slot: u32) {
-        self.settle_inner(slot, true);
+        self.settle_inner(slot, true, true);
+    }
+
+    /// `settle` for a `Conn` command: a connection that closed is freed at
+    /// the next endpoint call, so the view stays valid.
+    pub(crate) fn settle_command(&mut self, slot: u32) {
+        self.settle_inner(slot, true, false);
     }
 
     fn settle_after_send(&mut self, slot: u32) {
-        self.settle_inner(slot, false);
+        self.settle_inner(slot, false, true);
     }
 
-    fn settle_inner(&mut self, slot: u32, queue: bool) {
+    fn settle_inner(&mut self, slot: u32, queue: bool, free_now: bool) {
         let Some(s) = self.slots.get_mut(slot as usize) else {
             return;
         };
@@ -436,7 +460,11 @@ impl Endpoint {
             return;
         };
         if conn.is_closed() {
-            self.finalize(slot);
+            if free_now {
+                self.finalize(slot);
+            } else if !self.closed_pending.contains(&slot) {
+                self.closed_pending.push(slot);
+            }
             return;
         }
         if s.pending && conn.established {

@@ -19,6 +19,17 @@ pub(crate) struct StatelessPacket {
     pub(crate) buf: [u8; MAX_STATELESS_LEN],
 }
 
+/// What became of a stateless packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Push {
+    /// Queued for `poll_transmit`.
+    Queued,
+    /// The queue was full: dropped.
+    Full,
+    /// The writer produced nothing (quiche refused the inputs).
+    NotWritten,
+}
+
 /// A bounded FIFO of stateless packets. Buffers are recycled, so steady
 /// state allocates nothing.
 #[derive(Default)]
@@ -46,15 +57,15 @@ impl StatelessQueue {
     }
 
     /// Queues a packet written by `write` (which returns its length, 0 to
-    /// give up). Returns false if the queue is full.
+    /// give up).
     pub(crate) fn push(
         &mut self,
         from: SocketAddr,
         to: SocketAddr,
         write: impl FnOnce(&mut [u8]) -> usize,
-    ) -> bool {
+    ) -> Push {
         if self.queue.len() >= STATELESS_QUEUE_LEN {
-            return false;
+            return Push::Full;
         }
         let mut p = self.spare.pop().unwrap_or_else(|| {
             Box::new(StatelessPacket {
@@ -67,13 +78,13 @@ impl StatelessQueue {
         let len = write(&mut p.buf);
         if len == 0 {
             self.spare.push(p);
-            return true;
+            return Push::NotWritten;
         }
         p.to = to;
         p.from = from;
         p.len = len;
         self.queue.push_back(p);
-        true
+        Push::Queued
     }
 
     /// Copies the next packet into `out`; returns `(from, to, len)`.
@@ -142,15 +153,19 @@ mod tests {
         let a: SocketAddr = "127.0.0.1:1".parse().unwrap();
         let mut q = StatelessQueue::new();
         for i in 0..STATELESS_QUEUE_LEN {
-            assert!(q.push(a, a, |b| {
-                b[0] = i as u8;
-                1
-            }));
+            assert_eq!(
+                q.push(a, a, |b| {
+                    b[0] = i as u8;
+                    1
+                }),
+                Push::Queued
+            );
         }
-        assert!(!q.push(a, a, |_| 1));
+        assert_eq!(q.push(a, a, |_| 1), Push::Full);
         let mut out = [0u8; 8];
         assert_eq!(q.pop_into(&mut out), Some((a, a, 1)));
         assert_eq!(out[0], 0);
-        assert!(q.push(a, a, |_| 1));
+        assert_eq!(q.push(a, a, |_| 0), Push::NotWritten);
+        assert_eq!(q.push(a, a, |_| 1), Push::Queued);
     }
 }
