@@ -316,11 +316,11 @@ impl Driver {
     /// resumes on writability, in order).
     pub fn flush(&mut self, now: Instant) {
         loop {
-            if let Some(p) = self.pending.take() {
-                if let Err(p) = self.send(p) {
-                    self.pending = Some(p);
-                    return;
-                }
+            if let Some(p) = self.pending.take()
+                && let Err(p) = self.send(p)
+            {
+                self.pending = Some(p);
+                return;
             }
             let Some(t) = self
                 .endpoint
