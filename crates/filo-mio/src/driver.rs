@@ -93,6 +93,8 @@ pub struct Driver {
     pending: Option<Pending>,
     max_segments: usize,
     stats: DriverStats,
+    /// Test seam: every n-th send reports `WouldBlock` without sending.
+    inject_would_block: Option<(u32, u32)>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -119,7 +121,26 @@ impl Driver {
             pending: None,
             max_segments: MAX_SEGMENTS,
             stats: DriverStats::default(),
+            inject_would_block: None,
         }
+    }
+
+    /// Test seam: makes every `every`-th send report `WouldBlock` without
+    /// sending (loopback UDP never fills a send buffer, so tests need this
+    /// to exercise the blocked path). The caller must then deliver the
+    /// writable edge itself (`handle_writable`). `0` turns it off.
+    #[doc(hidden)]
+    pub fn inject_would_block(&mut self, every: u32) {
+        self.inject_would_block = (every > 0).then_some((every, 0));
+    }
+
+    /// Whether a send is held back waiting for writability.
+    pub fn is_blocked(&self) -> bool {
+        self.pending.is_some()
+    }
+
+    fn injected_would_block(&mut self) -> bool {
+        injected(&mut self.inject_would_block, &mut self.stats)
     }
 
     /// Registers `socket` under `token` (readable and writable,
@@ -355,6 +376,9 @@ impl Driver {
 
     /// Sends a transmit; `Err` gives it back on `WouldBlock`.
     fn send(&mut self, mut p: Pending) -> Result<(), Pending> {
+        if self.injected_would_block() {
+            return Err(p);
+        }
         let sock = &self.sockets[p.socket];
         let t = p.transmit;
         let src_ip = sock.is_wildcard().then_some(t.from.ip());
@@ -419,6 +443,11 @@ impl Driver {
                 Err(_) => self.stats.send_errors += 1,
             }
             p.sent_segments += 1;
+            if p.sent_segments * seg < t.len
+                && injected(&mut self.inject_would_block, &mut self.stats)
+            {
+                return Err(p);
+            }
         }
         Ok(())
     }
@@ -457,6 +486,19 @@ impl Driver {
             }
         }
     }
+}
+
+/// The test seam's counter: true every n-th call while injection is on.
+fn injected(inject: &mut Option<(u32, u32)>, stats: &mut DriverStats) -> bool {
+    let Some((every, n)) = inject.as_mut() else {
+        return false;
+    };
+    *n += 1;
+    if (*n).is_multiple_of(*every) {
+        stats.would_block += 1;
+        return true;
+    }
+    false
 }
 
 /// The source IP the OS would use towards `remote` (a connected UDP socket
