@@ -19,6 +19,7 @@ test: deps
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 	$(CARGO) test -p filo-core --features alloc-audit --test alloc -- --nocapture
+	$(CARGO) test -p filo-mio --features alloc-audit --test alloc -- --nocapture
 
 lint: deps
 	$(CARGO) fmt --all -- --check
