@@ -24,6 +24,7 @@ test: deps
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p filo-core -p filo-mio --all-targets --features filo-core/alloc-audit,filo-mio/alloc-audit -- -D warnings
 
 doc: deps
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
