@@ -71,6 +71,9 @@ pub(crate) struct StreamState {
     pub(crate) writable_need: u32,
     /// The peer's STOP_SENDING on this stream has been accounted for.
     pub(crate) stop_seen: bool,
+    /// The code of the peer's STOP_SENDING, once filo has seen it; sends
+    /// then fail with `StreamError::Stopped(code)`.
+    pub(crate) stopped: Option<u64>,
     /// The stream already counts against the abnormal-stream budget.
     pub(crate) abnormal: bool,
 }
@@ -86,6 +89,7 @@ impl StreamState {
             status: 0,
             writable_need: 0,
             stop_seen: false,
+            stopped: None,
             abnormal: false,
         }
     }

@@ -472,3 +472,50 @@ fn foreign_token_is_treated_as_absent() {
         "Retry queued"
     );
 }
+
+#[test]
+fn send_after_peer_stop_reports_stopped_with_its_code() {
+    let mut p = P::new(test_limits(), test_limits());
+    let sconn = p.connect();
+    let post = [
+        (":method", "POST"),
+        (":scheme", "https"),
+        (":authority", "localhost"),
+        (":path", "/upload"),
+    ];
+    let id = {
+        let mut c = p.client.conn(p.conn).unwrap();
+        let id = c.send_request(&post, false).unwrap();
+        c.send_body(id, &[1u8; 1000], false).unwrap();
+        id
+    };
+    for _ in 0..50 {
+        p.pump();
+    }
+    // The server refuses the upload; the response is still to come, so the
+    // client's stream stays open.
+    p.server
+        .conn(sconn)
+        .unwrap()
+        .stop_sending(id, code::H3_REQUEST_CANCELLED)
+        .unwrap();
+    for _ in 0..50 {
+        p.pump();
+    }
+    // Whether or not the application has handled `StopSending` yet, the
+    // send side reports why it is gone (not `InvalidState`).
+    assert_eq!(
+        p.client
+            .conn(p.conn)
+            .unwrap()
+            .send_body(id, &[2u8; 10], false),
+        Err(StreamError::Stopped(code::H3_REQUEST_CANCELLED))
+    );
+    assert!(p.cev.iter().any(|e| matches!(
+        e,
+        EventKind::StopSending {
+            code: code::H3_REQUEST_CANCELLED,
+            ..
+        }
+    )));
+}

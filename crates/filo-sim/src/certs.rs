@@ -71,6 +71,30 @@ impl TestPki {
         }
     }
 
+    /// The server's certificate chain (leaf, then CA), PEM, as
+    /// `ServerTls::PemFiles` and quiche's `load_cert_chain_from_pem_file`
+    /// expect.
+    pub fn chain_pem(&self) -> String {
+        let leaf = X509::from_der(&self.leaf_der).expect("leaf der");
+        let ca = X509::from_der(&self.ca_der).expect("ca der");
+        let mut out = String::from_utf8(leaf.to_pem().expect("leaf pem")).expect("utf8");
+        out.push_str(&String::from_utf8(ca.to_pem().expect("ca pem")).expect("utf8"));
+        out
+    }
+
+    /// The server's private key, PEM (PKCS#8).
+    pub fn key_pem(&self) -> String {
+        let key = PKey::private_key_from_der(&self.key_der).expect("key der");
+        String::from_utf8(key.private_key_to_pem_pkcs8().expect("key pem")).expect("utf8")
+    }
+
+    /// Writes `cert.pem` (chain), `key.pem` and `ca.pem` into `dir`.
+    pub fn write_files(&self, dir: &std::path::Path) -> std::io::Result<()> {
+        std::fs::write(dir.join("cert.pem"), self.chain_pem())?;
+        std::fs::write(dir.join("key.pem"), self.key_pem())?;
+        std::fs::write(dir.join("ca.pem"), &self.ca_pem)
+    }
+
     /// Writes the CA as a PEM file (for `ClientTls::CaFile`).
     pub fn write_ca_file(&self, path: &std::path::Path) -> std::io::Result<()> {
         std::fs::write(path, &self.ca_pem)

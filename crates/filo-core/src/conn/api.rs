@@ -536,10 +536,16 @@ impl Connection {
         if self.is_closing() {
             return Err(StreamError::Closed);
         }
-        self.streams
+        let st = self
+            .streams
             .get(&stream.0)
-            .map(|s| s.send)
-            .ok_or(StreamError::UnknownStream(stream))
+            .ok_or(StreamError::UnknownStream(stream))?;
+        match st.stopped {
+            // The application may not have seen the `StopSending` event
+            // yet: tell it why the send side is gone.
+            Some(code) => Err(StreamError::Stopped(code)),
+            None => Ok(st.send),
+        }
     }
 
     fn set_send(&mut self, id: u64, phase: SendPhase) {

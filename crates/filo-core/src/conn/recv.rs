@@ -429,6 +429,7 @@ impl Connection {
             return;
         }
         st.send = SendPhase::Done;
+        st.stopped = Some(err);
         st.writable_need = 0;
         self.emit(
             ctx,
