@@ -13,7 +13,6 @@
 
 #![allow(clippy::disallowed_methods)]
 
-use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{self, Write};
@@ -168,7 +167,7 @@ fn fetch(args: Args) -> Result<bool, String> {
         .flat_map(|_| args.paths.iter())
         .map(|p| Request::new(p.clone()))
         .collect();
-    let app = RefCell::new(Client {
+    let mut app = Client {
         conn,
         host: args.host,
         queue: (0..requests.len()).collect(),
@@ -179,20 +178,16 @@ fn fetch(args: Args) -> Result<bool, String> {
         buf: vec![0; 64 * 1024],
         finished: 0,
         closed: false,
-    });
-    // `run` takes two closures; both reach the client through the RefCell.
+    };
     driver
         .run(
             &mut poll,
-            |ep, ev| app.borrow_mut().on_event(ep, ev),
-            |_| {
-                let app = app.borrow();
-                app.closed || app.finished == app.requests.len()
-            },
+            &mut app,
+            |app, ep, ev| app.on_event(ep, ev),
+            |app, _| app.closed || app.finished == app.requests.len(),
         )
         .map_err(|e| format!("poll: {e}"))?;
     let seconds = start.elapsed().as_secs_f64();
-    let mut app = app.into_inner();
 
     // Requests that never ended (connection closed) are failures.
     for i in 0..app.requests.len() {

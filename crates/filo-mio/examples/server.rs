@@ -130,7 +130,12 @@ fn serve(args: Args) -> Result<(), String> {
         scratch: vec![0; CHUNK],
     };
     driver
-        .run(&mut poll, |ep, ev| app.on_event(ep, ev), |_| false)
+        .run(
+            &mut poll,
+            &mut app,
+            |app, ep, ev| app.on_event(ep, ev),
+            |_, _| false,
+        )
         .map_err(|e| format!("poll: {e}"))
 }
 

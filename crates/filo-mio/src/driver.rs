@@ -456,18 +456,24 @@ impl Driver {
 impl Driver {
     /// A ready loop for callers without one: polls `poll`, feeds the driver,
     /// hands every endpoint event to `on_event` (which may issue commands
-    /// through the endpoint), and returns once `done` says so (checked after
-    /// every turn) or `poll` fails.
-    pub fn run(
+    /// through the endpoint), and returns once `done` says so or `poll`
+    /// fails. Both closures get the application's `state`.
+    ///
+    /// `done` is checked after every turn. With no connection deadline
+    /// pending the loop sleeps in `poll` until the next readiness event: to
+    /// stop it from another thread, register a `mio::Waker` on the same
+    /// `Poll` and wake it after setting whatever `done` reads.
+    pub fn run<S>(
         &mut self,
         poll: &mut mio::Poll,
-        mut on_event: impl FnMut(&mut Endpoint, Event),
-        mut done: impl FnMut(&mut Endpoint) -> bool,
+        state: &mut S,
+        mut on_event: impl FnMut(&mut S, &mut Endpoint, Event),
+        mut done: impl FnMut(&mut S, &mut Endpoint) -> bool,
     ) -> io::Result<()> {
         let mut events = mio::Events::with_capacity(256);
         loop {
             self.flush(Instant::now());
-            if done(&mut self.endpoint) {
+            if done(state, &mut self.endpoint) {
                 return Ok(());
             }
             let timeout = self.timeout(Instant::now());
@@ -482,7 +488,7 @@ impl Driver {
             }
             self.handle_timeout(now);
             while let Some(ev) = self.endpoint.poll_event() {
-                on_event(&mut self.endpoint, ev);
+                on_event(state, &mut self.endpoint, ev);
             }
         }
     }

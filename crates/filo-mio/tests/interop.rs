@@ -255,8 +255,9 @@ impl FiloServer {
             driver
                 .run(
                     &mut poll,
-                    |ep, ev| app.on_event(ep, ev),
-                    |_| stop2.load(Ordering::SeqCst),
+                    &mut app,
+                    |app, ep, ev| app.on_event(ep, ev),
+                    |_, _| stop2.load(Ordering::SeqCst),
                 )
                 .expect("server loop");
             let _ = summary_tx.send(ServerSummary {

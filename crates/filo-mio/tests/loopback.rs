@@ -196,8 +196,9 @@ fn two_loops_on_two_threads() {
         let mut app = ServerApp::new();
         srv.run(
             &mut spoll,
-            |ep, ev| app.on_event(ep, ev),
-            |_| stop2.load(Ordering::Relaxed),
+            &mut app,
+            |app, ep, ev| app.on_event(ep, ev),
+            |_, _| stop2.load(Ordering::Relaxed),
         )
         .expect("server loop");
         (app.requests.len(), app.errors)
@@ -216,14 +217,11 @@ fn two_loops_on_two_threads() {
     let specs = gets(200, |i| 1000 + (i as u64 % 13) * 3001);
     let mut capp = ClientApp::new(specs.clone());
     let deadline = Instant::now() + Duration::from_secs(20);
-    let finished = std::cell::Cell::new(false);
     cli.run(
         &mut cpoll,
-        |ep, ev| {
-            capp.on_event(ep, ev);
-            finished.set(capp.all_done());
-        },
-        |_| finished.get() || Instant::now() > deadline,
+        &mut capp,
+        |app, ep, ev| app.on_event(ep, ev),
+        |app, _| app.all_done() || Instant::now() > deadline,
     )
     .expect("client loop");
     stop.store(true, Ordering::Relaxed);
