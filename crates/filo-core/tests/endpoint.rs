@@ -358,8 +358,10 @@ fn client_handshake_timeout_without_server() {
         is_closed_with(&evs[0], &CloseReason::IdleTimeout),
         "{evs:?}"
     );
+    // Not before the idle timeout; the reason above says it was the idle
+    // timer, not the 300 ms handshake timer (no tight upper bound: shared
+    // machines are noisy).
     assert!(elapsed >= Duration::from_millis(100), "{elapsed:?}");
-    assert!(elapsed < Duration::from_millis(300), "{elapsed:?}");
 }
 
 /// A client that connects but never sends a request is closed by the
@@ -935,8 +937,9 @@ fn client_sees_stateless_reset_after_server_restart() {
     });
     let client_stats = p.client_ep().stats();
     assert!(ok, "client connection did not end; client {client_stats:?}");
+    // Far sooner than the 30 s idle timeout: the reset ended it.
     assert!(
-        t0.elapsed() < Duration::from_secs(1),
+        t0.elapsed() < Duration::from_secs(10),
         "took {:?}",
         t0.elapsed()
     );
