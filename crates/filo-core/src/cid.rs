@@ -1,9 +1,7 @@
 //! Connection IDs: the generator trait, the routing key and the table that
 //! maps every CID filo issued to its connection.
 
-use std::collections::HashMap;
-use std::hash::RandomState;
-
+use crate::hash::{Map, map_with_capacity};
 use crate::packet::MAX_CID_LEN;
 
 /// Makes the source connection IDs filo issues.
@@ -89,16 +87,16 @@ impl std::fmt::Debug for CidKey {
 }
 
 /// CID -> connection slot. Hashed with SipHash under a per-process random
-/// key (`RandomState`), so peers cannot aim collisions at it.
+/// key (see `hash`), so peers cannot aim collisions at it.
 #[derive(Debug)]
 pub(crate) struct CidTable {
-    map: HashMap<CidKey, u32, RandomState>,
+    map: Map<CidKey, u32>,
 }
 
 impl CidTable {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Self {
-            map: HashMap::with_capacity_and_hasher(n, RandomState::new()),
+            map: map_with_capacity(n),
         }
     }
 

@@ -113,6 +113,10 @@ mod conn;
 mod endpoint;
 mod error;
 mod event;
+#[cfg(feature = "fuzz")]
+#[doc(hidden)]
+pub mod fuzz_support;
+mod hash;
 mod headers;
 mod keys;
 mod packet;

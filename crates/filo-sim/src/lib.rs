@@ -11,9 +11,12 @@
 //! timing: quiche reads the real clock, so the simulator runs in real time
 //! (keep `initial_rtt` small, as [`test_limits`] does).
 
+pub mod api_model;
 mod apps;
 mod certs;
 mod direct;
+#[cfg(feature = "fuzz")]
+pub mod fuzz;
 mod link;
 mod pair;
 pub mod raw;

@@ -551,6 +551,10 @@ impl Connection {
     fn set_send(&mut self, id: u64, phase: SendPhase) {
         if let Some(st) = self.streams.get_mut(&id) {
             st.send = phase;
+            if phase == SendPhase::Done {
+                // A send side that is over waits for nothing: no `Writable`.
+                st.writable_need = 0;
+            }
         }
     }
 

@@ -10,7 +10,7 @@ mod send;
 pub use api::Conn;
 pub(crate) use send::Batch;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -21,6 +21,7 @@ use crate::cid::{CidKey, CidTable, ConnectionIdGenerator};
 use crate::config::Limits;
 use crate::error::code;
 use crate::event::{CloseReason, ConnHandle, Event, EventKind};
+use crate::hash::{Map, map_with_capacity};
 use crate::keys::EndpointKeys;
 use crate::packet::MAX_CID_LEN;
 use crate::stats::ConnStats;
@@ -44,7 +45,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) h3_config: &'a quiche::h3::Config,
     /// Client: the stateless reset token each connection's server announced,
     /// so a reset (which carries no usable CID) can be matched.
-    pub(crate) reset_tokens: &'a mut HashMap<[u8; 16], u32>,
+    pub(crate) reset_tokens: &'a mut Map<[u8; 16], u32>,
 }
 
 /// Deadlines filo keeps beside quiche's own.
@@ -105,7 +106,7 @@ pub(crate) struct Connection {
     /// The client's original DCID (server, no Retry): unrouted once
     /// established.
     pub(crate) client_dcid: Option<CidKey>,
-    pub(crate) streams: HashMap<u64, StreamState>,
+    pub(crate) streams: Map<u64, StreamState>,
     pub(crate) timers: Timers,
     /// Earliest deadline this connection has in the endpoint's heap.
     pub(crate) scheduled: Option<Instant>,
@@ -177,7 +178,7 @@ impl Connection {
             origin: peer,
             routed: SmallVec::new(),
             client_dcid: None,
-            streams: HashMap::with_capacity(capacity),
+            streams: map_with_capacity(capacity),
             timers: Timers {
                 handshake: now.checked_add(limits.handshake_timeout),
                 ..Timers::default()

@@ -389,7 +389,7 @@ impl Connection {
         for (&id, st) in self
             .streams
             .iter_mut()
-            .filter(|(_, st)| st.writable_need > 0)
+            .filter(|(_, st)| st.writable_need > 0 && st.send != SendPhase::Done)
         {
             match q!(q.stream_capacity(id)) {
                 // Capped so a need above the congestion window (a large

@@ -4,7 +4,7 @@
 mod incoming;
 mod stateless;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,7 @@ use crate::config::{Config, Role};
 use crate::conn::{Batch, Conn, Connection, Ctx};
 use crate::error::{ConnectError, TransportError};
 use crate::event::{ConnHandle, Event, EventKind};
+use crate::hash::{Map, map_with_capacity};
 use crate::packet::MAX_CID_LEN;
 use crate::retry::RetryTokens;
 use crate::stats::EndpointStats;
@@ -57,14 +58,14 @@ pub struct Endpoint {
     live: usize,
     pub(crate) routes: CidTable,
     /// Client: server reset tokens -> slot (see `Ctx::reset_tokens`).
-    reset_tokens: HashMap<[u8; 16], u32>,
+    reset_tokens: Map<[u8; 16], u32>,
     timers: TimerQueue,
     send_queue: VecDeque<u32>,
     pub(crate) events: VecDeque<Event>,
     stateless: StatelessQueue,
     retry: RetryTokens,
     resets: TokenBucket,
-    per_ip: HashMap<IpAddr, u32>,
+    per_ip: Map<IpAddr, u32>,
     pending_handshakes: usize,
     epoch: Option<Instant>,
     pub(crate) last_now: Option<Instant>,
@@ -96,14 +97,14 @@ impl Endpoint {
             free: Vec::with_capacity(conns),
             live: 0,
             routes: CidTable::with_capacity(conns * 4),
-            reset_tokens: HashMap::with_capacity(if cfg.role == Role::Client { conns } else { 0 }),
+            reset_tokens: map_with_capacity(if cfg.role == Role::Client { conns } else { 0 }),
             timers: TimerQueue::with_capacity(conns * 2),
             send_queue: VecDeque::with_capacity(conns),
             events: VecDeque::with_capacity(1024),
             stateless: StatelessQueue::new(),
             retry,
             resets,
-            per_ip: HashMap::with_capacity(conns),
+            per_ip: map_with_capacity(conns),
             pending_handshakes: 0,
             epoch: None,
             last_now: None,
@@ -111,6 +112,13 @@ impl Endpoint {
             stats: EndpointStats::default(),
             cfg,
         }
+    }
+
+    /// Ends the endpoint and gives its configuration back (TLS context
+    /// included), e.g. to build a fresh endpoint without rebuilding TLS.
+    /// Live connections are dropped without a word to their peers.
+    pub fn into_config(self) -> Config {
+        self.cfg
     }
 
     /// Whether this endpoint accepts or makes connections.

@@ -1,0 +1,10 @@
+#![no_main]
+//! Thin wrapper: the body is `filo_sim::fuzz::retry_token`.
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    filo_sim::fuzz::init();
+    filo_fuzz::reset_rng();
+    filo_sim::fuzz::retry_token(data);
+});
