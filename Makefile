@@ -5,7 +5,7 @@ CARGO ?= cargo
 # Builds go to a cache outside the clone so a fresh clone reuses them.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/filo-target
 
-.PHONY: deps demo test lint ci doc clean
+.PHONY: deps demo test lint ci doc clean fuzz-build fuzz-corpus fuzz-smoke
 
 deps:
 	@./scripts/deps.sh
@@ -20,14 +20,25 @@ test: deps
 	$(CARGO) test --workspace --doc
 	$(CARGO) test -p filo-core --features alloc-audit --test alloc -- --nocapture
 	$(CARGO) test -p filo-mio --features alloc-audit --test alloc -- --nocapture
+	$(CARGO) test -p filo-sim --features fuzz
 
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p filo-core -p filo-mio --all-targets --features filo-core/alloc-audit,filo-mio/alloc-audit -- -D warnings
+	$(CARGO) clippy -p filo-sim --all-targets --features fuzz -- -D warnings
 
 doc: deps
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --workspace --no-deps
+
+## Fuzzing (nightly + cargo-fuzz; see docs/fuzzing.md).
+FUZZ_SECONDS ?= 60
+fuzz-build: deps
+	./scripts/fuzz.sh build
+fuzz-corpus: deps
+	./scripts/fuzz.sh corpus
+fuzz-smoke: deps
+	./scripts/fuzz.sh smoke $(FUZZ_SECONDS)
 
 ci: lint test doc
 
