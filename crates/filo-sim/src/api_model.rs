@@ -8,8 +8,9 @@
 //! the real one). Invariants checked after every operation:
 //!
 //! - no request both completed and reported unprocessed, and every stream
-//!   ends in at most one terminal event;
-//! - every completed `/bytes/N` body is the pattern body it asked for;
+//!   ends in at most one terminal event (exactly one once [`ApiModel::settle`]
+//!   has let the pair finish, unless the connection closed);
+//! - every completed body is the pattern that was sent, both ways;
 //! - every transmit is a well-formed GSO batch (equal segments but the
 //!   last, one destination, each segment a parseable QUIC packet);
 //! - the server never has more request streams open than it granted;
@@ -152,6 +153,9 @@ pub struct ApiModel {
     /// filo's clock: real time plus what `Advance` added.
     offset: Duration,
     requests: u64,
+    /// Streams whose response the client stopped itself: ended by the
+    /// application's own choice, so filo reports nothing more for them.
+    client_stopped: std::collections::HashSet<StreamId>,
     /// Operations applied.
     pub steps: u64,
     /// GSO batches checked.
@@ -206,6 +210,7 @@ impl ApiModel {
             buf: vec![0; 65536],
             offset: Duration::ZERO,
             requests: 0,
+            client_stopped: std::collections::HashSet::new(),
             steps: 0,
             batches: 0,
             transmits: 0,
@@ -278,8 +283,10 @@ impl ApiModel {
             Op::ClientStop(n) => {
                 if let Some(s) = self.open_client_stream(n) {
                     let ep = self.client.as_mut().expect("client");
-                    if let Some(mut c) = ep.conn(self.conn) {
-                        let _ = c.stop_sending(s, code::H3_REQUEST_CANCELLED);
+                    if let Some(mut c) = ep.conn(self.conn)
+                        && c.stop_sending(s, code::H3_REQUEST_CANCELLED).is_ok()
+                    {
+                        self.client_stopped.insert(s);
                     }
                 }
             }
@@ -367,7 +374,7 @@ impl ApiModel {
             .capp
             .order
             .iter()
-            .filter(|k| !self.capp.exchanges[k].is_done())
+            .filter(|k| !self.capp.exchanges[k].is_done() && !self.client_stopped.contains(&k.1))
             .collect();
         (!open.is_empty()).then(|| open[usize::from(n) % open.len()].1)
     }
@@ -501,6 +508,29 @@ impl ApiModel {
                 return Err(Violation(format!("client errors: {unexpected:?}")));
             }
         }
+        // Request bodies that arrived whole are the pattern the client sent
+        // (seed = request index, length = its content-length).
+        for (k, req) in &self.sapp.requests {
+            if !req.finished || req.headers.method() != Some("POST") {
+                continue;
+            }
+            let seed: u64 = req
+                .headers
+                .get_str("x-seed")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            let len: u64 = req
+                .headers
+                .get_str("content-length")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(0);
+            if req.body.sha256 != Some(pattern_sha256(seed, len)) || req.body.len != len {
+                return Err(Violation(format!(
+                    "request body on stream {} differs from what was sent ({} of {len} bytes)",
+                    k.1, req.body.len
+                )));
+            }
+        }
         let server = self.server.as_mut().expect("server");
         let handles: Vec<_> = server.handles().collect();
         for h in handles {
@@ -516,6 +546,40 @@ impl ApiModel {
                 return Err(Violation(format!(
                     "{} abnormal streams past a budget of {BUDGET} and the connection is open",
                     st.abnormal_streams
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Lets the pair finish in real time (quiche retransmits what the
+    /// operations dropped only after its timers fire) until every request
+    /// reached an end or a connection closed, at most `limit`; then checks
+    /// that every stream ended in exactly one terminal event.
+    pub fn settle(&mut self, limit: Duration) -> Result<(), Violation> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            self.round()?;
+            self.check()?;
+            let all_done = self.capp.pending.is_empty()
+                && self
+                    .capp
+                    .exchanges
+                    .iter()
+                    .all(|(k, ex)| ex.is_done() || self.client_stopped.contains(&k.1));
+            if all_done || !self.capp.closed.is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        if !self.capp.closed.is_empty() {
+            return Ok(());
+        }
+        for (k, ex) in &self.capp.exchanges {
+            if !ex.is_done() && !self.client_stopped.contains(&k.1) {
+                return Err(Violation(format!(
+                    "stream {} never ended (connection open, {limit:?} given): {ex:?}",
+                    k.1
                 )));
             }
         }
