@@ -129,7 +129,7 @@ mod transmit;
 pub mod validate;
 
 #[cfg(feature = "alloc-audit")]
-pub use alloc_audit::{in_filo_code, in_quiche};
+pub use alloc_audit::{AllocCounts, CountingAlloc, in_filo_code, in_quiche, measure};
 pub use cid::{ConnectionIdGenerator, RandomConnectionIdGenerator};
 pub use config::{ClientTls, Config, CongestionControl, Limits, RetryMode, Role, ServerTls};
 pub use conn::Conn;

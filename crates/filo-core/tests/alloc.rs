@@ -6,88 +6,11 @@
 //!
 //! Run with `cargo test -p filo-core --features alloc-audit --test alloc -- --nocapture`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
+use filo_core::{CountingAlloc, measure};
 use filo_sim::{DirectPair, RawLoop, TestPki};
 
-struct Counting;
-
-thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-    static TOTAL: Cell<u64> = const { Cell::new(0) };
-    static FILO: Cell<u64> = const { Cell::new(0) };
-    static QUICHE: Cell<u64> = const { Cell::new(0) };
-}
-
-fn count() {
-    let _ = ON.try_with(|on| {
-        if on.get() {
-            TOTAL.with(|c| c.set(c.get() + 1));
-            if filo_core::in_filo_code() {
-                FILO.with(|c| c.set(c.get() + 1));
-            } else if filo_core::in_quiche() {
-                QUICHE.with(|c| c.set(c.get() + 1));
-            }
-        }
-    });
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; counting
-// touches only const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-#[derive(Clone, Copy, Debug, Default)]
-struct Counts {
-    total: u64,
-    filo: u64,
-    quiche: u64,
-}
-
-/// Runs `f` with counting on; returns what it allocated.
-fn measure<R>(f: impl FnOnce() -> R) -> (R, Counts) {
-    let get = || Counts {
-        total: TOTAL.with(Cell::get),
-        filo: FILO.with(Cell::get),
-        quiche: QUICHE.with(Cell::get),
-    };
-    let before = get();
-    ON.with(|on| on.set(true));
-    let r = f();
-    ON.with(|on| on.set(false));
-    let after = get();
-    (
-        r,
-        Counts {
-            total: after.total - before.total,
-            filo: after.filo - before.filo,
-            quiche: after.quiche - before.quiche,
-        },
-    )
-}
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 #[test]
 fn zero_filo_allocations_per_request_and_datagram() {

@@ -24,7 +24,7 @@ use filo_core::{
     CloseReason, Config, ConnHandle, ConnectOptions, Endpoint, Event, EventKind, HeaderList,
     Limits, RecvMeta, StreamError, StreamFailure, StreamId, code,
 };
-use filo_sim::raw::{RawPeer, data_frame, headers_frame, raw_config};
+use filo_sim::raw::{RawPeer, data_frame, headers_frame, raw_config, raw_server_config};
 use filo_sim::{CLIENT_ADDR, NodeApp, NodeId, Pair, PairConfig, SERVER_ADDR, TestPki, test_limits};
 
 /// Where raw quiche peers live.
@@ -854,25 +854,6 @@ impl RawSide {
             "{name}: wire code the raw peer received"
         );
     }
-}
-
-/// A raw quiche server config with the test PKI's identity.
-fn raw_server_config(pki: &TestPki) -> quiche::Config {
-    let mut c =
-        quiche::Config::with_boring_ssl_ctx_builder(quiche::PROTOCOL_VERSION, pki.server_context())
-            .expect("raw server config");
-    c.set_application_protos(quiche::h3::APPLICATION_PROTOCOL)
-        .expect("alpn");
-    c.verify_peer(false);
-    c.set_initial_rtt(Duration::from_millis(10));
-    c.set_max_idle_timeout(10_000);
-    c.set_initial_max_data(10 << 20);
-    c.set_initial_max_stream_data_bidi_local(1 << 20);
-    c.set_initial_max_stream_data_bidi_remote(1 << 20);
-    c.set_initial_max_stream_data_uni(1 << 20);
-    c.set_initial_max_streams_bidi(100);
-    c.set_initial_max_streams_uni(100);
-    c
 }
 
 fn raw_has_headers(raw: &RawPeer, stream: u64) -> bool {

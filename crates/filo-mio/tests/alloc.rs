@@ -7,68 +7,31 @@
 // Tests are callers: they read the clock.
 #![allow(clippy::disallowed_methods)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use filo_core::{Config, ConnectOptions, Endpoint, Limits};
+use filo_core::{AllocCounts, Config, ConnectOptions, CountingAlloc, Endpoint, Limits, measure};
 use filo_mio::Driver;
 use filo_sim::{ClientApp, NodeApp, RequestSpec, ServerApp, TestPki};
 use mio::{Events, Poll, Token};
 
-struct Counting;
+#[global_allocator]
+static GLOBAL: CountingAlloc = CountingAlloc;
 
 thread_local! {
-    static ON: Cell<bool> = const { Cell::new(false) };
-    static DRIVER: Cell<u64> = const { Cell::new(0) };
-    static CORE: Cell<u64> = const { Cell::new(0) };
+    /// Allocations during driver calls, summed.
+    static SEEN: Cell<AllocCounts> = const { Cell::new(AllocCounts { total: 0, filo: 0, quiche: 0 }) };
 }
 
-fn count() {
-    let _ = ON.try_with(|on| {
-        if on.get() {
-            if filo_core::in_filo_code() || filo_core::in_quiche() {
-                CORE.with(|c| c.set(c.get() + 1));
-            } else {
-                DRIVER.with(|c| c.set(c.get() + 1));
-            }
-        }
-    });
-}
-
-// SAFETY: forwards to the system allocator; counting touches only
-// const-initialised thread-locals, which never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as the caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as the caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Runs `f` (a driver call) with counting on.
+/// Runs `f` (a driver call) counting its allocations.
 fn counted<R>(f: impl FnOnce() -> R) -> R {
-    ON.with(|on| on.set(true));
-    let r = f();
-    ON.with(|on| on.set(false));
+    let (r, c) = measure(f);
+    SEEN.with(|s| {
+        let mut v = s.get();
+        v += c;
+        s.set(v);
+    });
     r
 }
 
@@ -137,8 +100,7 @@ fn driver_allocates_nothing_per_datagram() {
     }
     assert!(capp.all_done());
     let conn = capp.connected[0];
-    DRIVER.with(|c| c.set(0));
-    CORE.with(|c| c.set(0));
+    SEEN.with(|s| s.set(AllocCounts::default()));
     let (s0, c0) = (srv.stats(), cli.stats());
     capp.queue(RequestSpec::get("/bytes/16777216"));
     capp.send_pending(cli.endpoint(), conn);
@@ -154,7 +116,9 @@ fn driver_allocates_nothing_per_datagram() {
     assert_eq!(ex.body.len, 16 << 20);
     let datagrams = (srv.stats().datagrams_sent - s0.datagrams_sent)
         + (cli.stats().datagrams_sent - c0.datagrams_sent);
-    let (driver, core) = (DRIVER.with(Cell::get), CORE.with(Cell::get));
+    let seen = SEEN.with(Cell::get);
+    // Inside filo-core: its own code or quiche; the rest is the driver's.
+    let (driver, core) = (seen.other(), seen.filo + seen.quiche);
     println!(
         "16 MiB download, {datagrams} datagrams: driver allocations {driver}, \
          inside filo-core/quiche {core} ({:.2}/datagram)",

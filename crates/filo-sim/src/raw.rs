@@ -89,21 +89,37 @@ impl std::fmt::Debug for RawPeer {
     }
 }
 
-/// A quiche config for raw peers: h3 ALPN, no verification, generous limits.
+/// A quiche config for raw client peers: h3 ALPN, no verification, and
+/// filo's default windows and limits (so baselines compare like with like).
 pub fn raw_config(version: u32) -> quiche::Config {
     let mut c = quiche::Config::new(version).expect("quiche config");
+    apply_raw_settings(&mut c);
+    c
+}
+
+/// A raw quiche server config presenting `pki`'s server identity, with the
+/// same settings as [`raw_config`].
+pub fn raw_server_config(pki: &crate::certs::TestPki) -> quiche::Config {
+    let mut c =
+        quiche::Config::with_boring_ssl_ctx_builder(quiche::PROTOCOL_VERSION, pki.server_context())
+            .expect("raw server config");
+    apply_raw_settings(&mut c);
+    c
+}
+
+fn apply_raw_settings(c: &mut quiche::Config) {
     c.set_application_protos(quiche::h3::APPLICATION_PROTOCOL)
         .expect("alpn");
     c.verify_peer(false);
     c.set_initial_rtt(Duration::from_millis(10));
-    c.set_max_idle_timeout(10_000);
+    c.set_max_idle_timeout(30_000);
+    c.set_max_send_udp_payload_size(1350);
     c.set_initial_max_data(10 << 20);
     c.set_initial_max_stream_data_bidi_local(1 << 20);
     c.set_initial_max_stream_data_bidi_remote(1 << 20);
-    c.set_initial_max_stream_data_uni(1 << 20);
+    c.set_initial_max_stream_data_uni(64 << 10);
     c.set_initial_max_streams_bidi(100);
-    c.set_initial_max_streams_uni(100);
-    c
+    c.set_initial_max_streams_uni(16);
 }
 
 impl RawPeer {

@@ -4,7 +4,6 @@
 //! what filo's allocation and speed figures are compared with.
 
 use std::net::SocketAddr;
-use std::time::Duration;
 
 use quiche::h3::NameValue;
 
@@ -12,28 +11,6 @@ use crate::certs::TestPki;
 
 const CLIENT: &str = "10.0.0.1:40000";
 const SERVER: &str = "10.0.0.2:443";
-
-fn config(pki: &TestPki, server: bool) -> quiche::Config {
-    let mut c = if server {
-        quiche::Config::with_boring_ssl_ctx_builder(quiche::PROTOCOL_VERSION, pki.server_context())
-            .expect("server config")
-    } else {
-        quiche::Config::new(quiche::PROTOCOL_VERSION).expect("client config")
-    };
-    c.set_application_protos(quiche::h3::APPLICATION_PROTOCOL)
-        .expect("alpn");
-    c.verify_peer(false);
-    c.set_max_idle_timeout(30_000);
-    c.set_initial_rtt(Duration::from_millis(10));
-    c.set_max_send_udp_payload_size(1350);
-    c.set_initial_max_data(10 << 20);
-    c.set_initial_max_stream_data_bidi_local(1 << 20);
-    c.set_initial_max_stream_data_bidi_remote(1 << 20);
-    c.set_initial_max_stream_data_uni(64 << 10);
-    c.set_initial_max_streams_bidi(100);
-    c.set_initial_max_streams_uni(16);
-    c
-}
 
 /// A raw quiche client and server, connected, with HTTP/3 up.
 pub struct RawLoop {
@@ -62,8 +39,8 @@ impl RawLoop {
     pub fn new(pki: &TestPki) -> Self {
         let caddr: SocketAddr = CLIENT.parse().expect("addr");
         let saddr: SocketAddr = SERVER.parse().expect("addr");
-        let mut ccfg = config(pki, false);
-        let mut scfg = config(pki, true);
+        let mut ccfg = crate::raw::raw_config(quiche::PROTOCOL_VERSION);
+        let mut scfg = crate::raw::raw_server_config(pki);
         let cid = [0xc1; 16];
         let sid = [0x5e; 16];
         let mut client = quiche::connect(
