@@ -40,6 +40,33 @@ fn client(pki: &TestPki) -> Driver {
     ))
 }
 
+/// A poll with a server driver (with `limits`, token 1) and a client
+/// driver (token 2), both bound to an ephemeral port on `ip`.
+struct Setup {
+    poll: Poll,
+    srv: Driver,
+    cli: Driver,
+    saddr: SocketAddr,
+}
+
+fn setup(limits: Limits, ip: &str) -> Setup {
+    let pki = TestPki::new(&["localhost"]);
+    let poll = Poll::new().expect("poll");
+    let mut srv = server(&pki, limits);
+    let mut cli = client(&pki);
+    let saddr = srv
+        .bind(poll.registry(), addr(&format!("{ip}:0")), Token(1))
+        .expect("bind");
+    cli.bind(poll.registry(), addr(&format!("{ip}:0")), Token(2))
+        .expect("bind");
+    Setup {
+        poll,
+        srv,
+        cli,
+        saddr,
+    }
+}
+
 /// One turn of a loop driving `nodes`: flush, poll, feed readiness and
 /// timers, hand endpoint events to each node's app.
 fn turn(poll: &mut Poll, events: &mut Events, nodes: &mut [(&mut Driver, &mut dyn NodeApp)]) {
@@ -141,15 +168,12 @@ fn gets(count: usize, size: impl Fn(usize) -> u64) -> Vec<RequestSpec> {
 
 #[test]
 fn one_loop_gets_uploads_and_trailers() {
-    let pki = TestPki::new(&["localhost"]);
-    let mut poll = Poll::new().expect("poll");
-    let mut srv = server(&pki, limits());
-    let mut cli = client(&pki);
-    let saddr = srv
-        .bind(poll.registry(), addr("127.0.0.1:0"), Token(1))
-        .expect("bind");
-    cli.bind(poll.registry(), addr("127.0.0.1:0"), Token(2))
-        .expect("bind");
+    let Setup {
+        mut poll,
+        mut srv,
+        mut cli,
+        saddr,
+    } = setup(limits(), "127.0.0.1");
     let mut specs = gets(20, |i| (i as u64 + 1) * 7919);
     let upload = Body::Pattern {
         seed: 77,
@@ -235,17 +259,14 @@ fn two_loops_on_two_threads() {
 
 #[test]
 fn thousand_requests_on_one_connection() {
-    let pki = TestPki::new(&["localhost"]);
-    let mut poll = Poll::new().expect("poll");
     let mut l = limits();
     l.max_streams_bidi = 100;
-    let mut srv = server(&pki, l);
-    let mut cli = client(&pki);
-    let saddr = srv
-        .bind(poll.registry(), addr("127.0.0.1:0"), Token(1))
-        .expect("bind");
-    cli.bind(poll.registry(), addr("127.0.0.1:0"), Token(2))
-        .expect("bind");
+    let Setup {
+        mut poll,
+        mut srv,
+        mut cli,
+        saddr,
+    } = setup(l, "127.0.0.1");
     let specs = gets(1000, |_| 1024);
     let start = Instant::now();
     let (s, c) = serve_and_fetch(
@@ -272,15 +293,12 @@ fn thousand_requests_on_one_connection() {
 
 #[test]
 fn fifty_mib_download() {
-    let pki = TestPki::new(&["localhost"]);
-    let mut poll = Poll::new().expect("poll");
-    let mut srv = server(&pki, limits());
-    let mut cli = client(&pki);
-    let saddr = srv
-        .bind(poll.registry(), addr("127.0.0.1:0"), Token(1))
-        .expect("bind");
-    cli.bind(poll.registry(), addr("127.0.0.1:0"), Token(2))
-        .expect("bind");
+    let Setup {
+        mut poll,
+        mut srv,
+        mut cli,
+        saddr,
+    } = setup(limits(), "127.0.0.1");
     let specs = vec![RequestSpec::get(&format!("/bytes/{}", 50u64 << 20)).header("x-seed", "5")];
     let start = Instant::now();
     let (_s, c) = serve_and_fetch(
@@ -348,18 +366,15 @@ impl NodeApp for PerConnection {
 
 #[test]
 fn hundred_connections_to_one_server() {
-    let pki = TestPki::new(&["localhost"]);
-    let mut poll = Poll::new().expect("poll");
     let mut l = limits();
     // All clients share 127.0.0.1: lift the per-IP cap (default 64).
     l.max_connections_per_ip = 200;
-    let mut srv = server(&pki, l);
-    let mut cli = client(&pki);
-    let saddr = srv
-        .bind(poll.registry(), addr("127.0.0.1:0"), Token(1))
-        .expect("bind");
-    cli.bind(poll.registry(), addr("127.0.0.1:0"), Token(2))
-        .expect("bind");
+    let Setup {
+        mut poll,
+        mut srv,
+        mut cli,
+        saddr,
+    } = setup(l, "127.0.0.1");
     for _ in 0..100 {
         cli.connect(
             Instant::now(),
@@ -471,15 +486,12 @@ fn gso_and_gro_on_and_off_give_identical_results() {
 
 #[test]
 fn ipv6_loopback() {
-    let pki = TestPki::new(&["localhost"]);
-    let mut poll = Poll::new().expect("poll");
-    let mut srv = server(&pki, limits());
-    let mut cli = client(&pki);
-    let saddr = srv
-        .bind(poll.registry(), addr("[::1]:0"), Token(1))
-        .expect("bind [::1]");
-    cli.bind(poll.registry(), addr("[::1]:0"), Token(2))
-        .expect("bind [::1]");
+    let Setup {
+        mut poll,
+        mut srv,
+        mut cli,
+        saddr,
+    } = setup(limits(), "[::1]");
     let specs = gets(10, |i| 100_000 + i as u64);
     let (s, c) = serve_and_fetch(
         &mut srv,
@@ -534,15 +546,12 @@ fn wildcard_server_answers_from_the_address_used() {
 /// 3rd send report it, and this loop plays the writable edge a turn later.
 #[test]
 fn would_block_keeps_transmits_without_loss_or_reordering() {
-    let pki = TestPki::new(&["localhost"]);
-    let mut poll = Poll::new().expect("poll");
-    let mut srv = server(&pki, limits());
-    let mut cli = client(&pki);
-    let saddr = srv
-        .bind(poll.registry(), addr("127.0.0.1:0"), Token(1))
-        .expect("bind");
-    cli.bind(poll.registry(), addr("127.0.0.1:0"), Token(2))
-        .expect("bind");
+    let Setup {
+        mut poll,
+        mut srv,
+        mut cli,
+        saddr,
+    } = setup(limits(), "127.0.0.1");
     srv.inject_would_block(3);
     cli.inject_would_block(3);
     cli.connect(
@@ -606,17 +615,14 @@ fn would_block_keeps_transmits_without_loss_or_reordering() {
 /// A 16 MiB download with the given congestion controller; returns the
 /// time it took.
 fn timed_download(cc: filo_core::CongestionControl) -> Duration {
-    let pki = TestPki::new(&["localhost"]);
-    let mut poll = Poll::new().expect("poll");
     let mut l = limits();
     l.congestion_control = cc;
-    let mut srv = server(&pki, l);
-    let mut cli = client(&pki);
-    let saddr = srv
-        .bind(poll.registry(), addr("127.0.0.1:0"), Token(1))
-        .expect("bind");
-    cli.bind(poll.registry(), addr("127.0.0.1:0"), Token(2))
-        .expect("bind");
+    let Setup {
+        mut poll,
+        mut srv,
+        mut cli,
+        saddr,
+    } = setup(l, "127.0.0.1");
     let specs = vec![RequestSpec::get(&format!("/bytes/{}", 16u64 << 20)).header("x-seed", "8")];
     let start = Instant::now();
     let (_s, c) = serve_and_fetch(
