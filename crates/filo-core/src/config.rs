@@ -92,8 +92,12 @@ pub struct Limits {
     pub hard_field_section_size: u64,
     /// Client: interim (1xx) responses accepted per request. Default 8.
     pub max_interim_responses: u32,
-    /// Server: requests per connection. At the cap filo sends GOAWAY and
-    /// drains; later requests are rejected. Default 10 000.
+    /// Server: requests per connection. At the cap filo sends GOAWAY (the
+    /// exact id), serves the requests already accepted, then closes with
+    /// H3_EXCESSIVE_LOAD (at the latest after `goaway_drain_timeout`).
+    /// Later requests are rejected (H3_REQUEST_REJECTED); a client that
+    /// keeps sending more than `max_streams_bidi` of them past any GOAWAY is
+    /// closed with H3_EXCESSIVE_LOAD at once. Default 10 000.
     pub max_requests_per_connection: u64,
     /// Streams per connection that may end abnormally (reset or stopped by
     /// the peer, malformed, rejected, 431, incomplete). quiche keeps

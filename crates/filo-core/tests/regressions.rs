@@ -519,3 +519,75 @@ fn send_after_peer_stop_reports_stopped_with_its_code() {
         }
     )));
 }
+
+/// Past the request cap the server sends GOAWAY; a client that ignores it
+/// and keeps sending more than one window of stream credit is closed with
+/// H3_EXCESSIVE_LOAD at once, while the served requests are still in flight
+/// (an honest client, whose in-flight requests cross the GOAWAY, never
+/// exceeds that window: see streams.rs's request-cap tests).
+#[test]
+fn requests_past_goaway_beyond_a_credit_window_close_the_connection() {
+    use filo_sim::raw::{RawPeer, exchange, headers_frame, raw_config};
+    let pki = TestPki::new(&["localhost"]);
+    let mut lim = test_limits();
+    lim.max_requests_per_connection = 5;
+    lim.max_streams_bidi = 10;
+    let mut ep = Endpoint::new(Config::server(pki.server_tls(), lim).unwrap());
+    let mut cfg = raw_config(quiche::PROTOCOL_VERSION);
+    let ep_addr: SocketAddr = SERVER.parse().unwrap();
+    let mut raw = RawPeer::client(&mut cfg, CLIENT.parse().unwrap(), ep_addr);
+    let mut events = vec![];
+    assert!(exchange(
+        &mut ep,
+        ep_addr,
+        &mut raw,
+        &mut events,
+        Duration::from_secs(5),
+        |r, _| r.h3.is_some()
+    ));
+    let hf = headers_frame(&[
+        (b":method", b"GET"),
+        (b":scheme", b"https"),
+        (b":authority", b"localhost"),
+        (b":path", b"/"),
+    ]);
+    let mut next = 0u64;
+    for _ in 0..100 {
+        if raw.q.is_closed() || raw.q.peer_error().is_some() {
+            break;
+        }
+        // As many requests as stream credit allows, GOAWAY or not.
+        while raw.q.peer_streams_left_bidi() > 0 && next < 400 {
+            raw.stream_send(next, &hf, true);
+            next += 4;
+        }
+        exchange(
+            &mut ep,
+            ep_addr,
+            &mut raw,
+            &mut events,
+            Duration::from_millis(20),
+            |_, _| false,
+        );
+        // The application never answers: the served requests stay in
+        // flight, so the graceful drain cannot be what closes.
+        events.clear();
+    }
+    assert!(
+        raw.events
+            .iter()
+            .any(|(_, e)| matches!(e, quiche::h3::Event::GoAway)),
+        "no GOAWAY at the request cap"
+    );
+    let err = raw.q.peer_error().expect("server closed the connection");
+    assert_eq!(err.error_code, code::H3_EXCESSIVE_LOAD);
+    // The rejection limit closed it, not the (10 s) drain timeout.
+    assert_eq!(err.reason, b"requests past GOAWAY");
+    // Closed soon after one credit window (10) of rejected requests, not
+    // after hundreds.
+    assert!(
+        next <= 4 * (5 + 10 + 10 + 10),
+        "closed only after {} requests",
+        next / 4
+    );
+}

@@ -1592,7 +1592,7 @@ fn request_cap_serves_the_first_ten_then_closes() {
         matches!(
             c.closed().as_slice(),
             [CloseReason::PeerApplication {
-                code: code::H3_NO_ERROR,
+                code: code::H3_EXCESSIVE_LOAD,
                 ..
             }]
         ),
@@ -1600,10 +1600,12 @@ fn request_cap_serves_the_first_ten_then_closes() {
         c.closed()
     );
     assert_cap_rejections(&mut p);
+    // Issue 3: past the request cap, GOAWAY, then (once the served requests
+    // finish) close with H3_EXCESSIVE_LOAD.
     assert_eq!(
         server(&mut p).closed(),
         [CloseReason::Local {
-            code: code::H3_NO_ERROR,
+            code: code::H3_EXCESSIVE_LOAD,
             app: true
         }]
     );

@@ -118,6 +118,10 @@ pub(crate) struct Connection {
     pub(crate) goaway_sent: Goaway,
     /// A GOAWAY id the control stream had no room for yet.
     pub(crate) goaway_pending: Option<u64>,
+    /// Server: the application error code the GOAWAY drain closes with
+    /// (H3_NO_ERROR for an operator GOAWAY, H3_EXCESSIVE_LOAD at the
+    /// request cap).
+    pub(crate) goaway_close_code: u64,
     pub(crate) peer_goaway: Option<u64>,
     pub(crate) abnormal: u32,
     pub(crate) requests: u64,
@@ -190,6 +194,7 @@ impl Connection {
             local_close: None,
             goaway_sent: Goaway::None,
             goaway_pending: None,
+            goaway_close_code: code::H3_NO_ERROR,
             peer_goaway: None,
             abnormal: 0,
             requests: 0,
@@ -313,15 +318,7 @@ impl Connection {
         }
         if self.timers.drain.is_some_and(|d| d <= now) {
             self.timers.drain = None;
-            self.close(
-                CloseReason::Local {
-                    code: code::H3_NO_ERROR,
-                    app: true,
-                },
-                true,
-                code::H3_NO_ERROR,
-                b"",
-            );
+            self.close_drained();
         }
         self.process(now, true, ctx);
     }
@@ -476,17 +473,21 @@ impl Connection {
             && self.streams.is_empty()
             && self.undelivered.is_empty()
         {
-            self.close(
-                CloseReason::Local {
-                    code: code::H3_NO_ERROR,
-                    app: true,
-                },
-                true,
-                code::H3_NO_ERROR,
-                b"",
-            );
+            self.close_drained();
         }
         let _ = ctx;
+    }
+
+    /// Server: ends a GOAWAY drain (finished or timed out) with
+    /// `goaway_close_code`.
+    fn close_drained(&mut self) {
+        let code = self.goaway_close_code;
+        let reason: &[u8] = if code == code::H3_NO_ERROR {
+            b""
+        } else {
+            b"request limit reached"
+        };
+        self.close(CloseReason::Local { code, app: true }, true, code, reason);
     }
 
     /// Starts a GOAWAY. Server: announce with the maximum id now, send the
@@ -508,8 +509,11 @@ impl Connection {
         self.timers.drain = now.checked_add(ctx.limits.goaway_drain_timeout);
     }
 
-    /// Server: GOAWAY with an exact id at once (request cap, budgets).
+    /// Server, at the request cap: GOAWAY with the exact id at once; once
+    /// the requests in flight finish (or `goaway_drain_timeout` passes) the
+    /// connection closes with H3_EXCESSIVE_LOAD.
     pub(crate) fn final_goaway(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        self.goaway_close_code = code::H3_EXCESSIVE_LOAD;
         if matches!(self.goaway_sent, Goaway::Final(_)) {
             return;
         }

@@ -570,10 +570,16 @@ impl Connection {
     }
 
     /// Server: a request at or above our GOAWAY id, or past the request cap.
+    /// A client can have at most one window of stream credit in flight when
+    /// our GOAWAY reaches it; one that keeps sending past that (past the
+    /// request cap, or past any GOAWAY) is closed with H3_EXCESSIVE_LOAD.
     fn reject(&mut self, id: u64, ctx: &mut Ctx<'_>) {
         self.count_abnormal_stream(id, ctx);
         self.abort_stream(id, code::H3_REQUEST_REJECTED);
         self.stats.rejected_requests += 1;
+        if self.stats.rejected_requests > ctx.limits.max_streams_bidi {
+            self.protocol_error(code::H3_EXCESSIVE_LOAD, b"requests past GOAWAY");
+        }
     }
 
     /// Server: a request head over filo's soft limit gets 431 without
