@@ -1,6 +1,7 @@
 //! The raw-quiche ceiling: a plain quiche HTTP/3 server on mio (no
 //! filo-core), serving `GET /bytes/N` (N pattern bytes, seed from
-//! `x-seed`) and 404 for anything else. filo-mio's server is benchmarked
+//! `x-seed`), `GET /stream-bytes/N` (N bytes of 0x57) and 404 for anything
+//! else. filo-mio's server is benchmarked
 //! against it.
 //!
 //! ```text
@@ -29,7 +30,7 @@ usage: raw_quiche_server [--listen ADDR] [--cert PEM --key PEM] [--ca-out PEM]
 
 A raw quiche HTTP/3 server (the baseline for filo-mio's benchmarks).
 GET /bytes/N answers N pattern bytes (seed from the x-seed header, default 0);
-anything else answers 404.
+GET /stream-bytes/N answers N bytes of 0x57; anything else answers 404.
 
 options:
   --listen ADDR   UDP address to bind (default 127.0.0.1:4433; port 0 picks one)

@@ -17,6 +17,7 @@ use crate::certs::TestPki;
 use crate::pair::test_limits;
 
 const CLIENT: &str = "10.0.0.1:40000";
+const CLIENT_IP: [u8; 4] = [10, 0, 0, 1];
 const SERVER: &str = "10.0.0.2:443";
 
 /// Two endpoints; the server answers every request with `body`, the client
@@ -32,11 +33,21 @@ pub struct DirectPair {
     chunk: Vec<u8>,
     /// The response body the server sends.
     pub body: Vec<u8>,
+    /// `content-length` of `body`, as sent.
+    content_length: String,
+    /// Segments per `poll_transmit` (GSO batch size). Default 16.
+    pub max_segments: usize,
     /// Server streams whose body is not fully sent: (conn, stream, offset).
     sending: Vec<(ConnHandle, StreamId, usize)>,
     connected: bool,
+    /// The client port of the last connection [`handshakes`] made.
+    ///
+    /// [`handshakes`]: Self::handshakes
+    next_port: u16,
     /// Responses the client saw finish.
     pub finished: u64,
+    /// `Connected` events the client saw (one per handshake).
+    pub connected_count: u64,
     /// Body bytes the client received.
     pub received: u64,
     /// Datagrams moved (GSO segments counted one by one).
@@ -55,10 +66,13 @@ impl std::fmt::Debug for DirectPair {
 
 impl DirectPair {
     /// Connected endpoints (handshake done). The request cap is lifted so
-    /// one connection serves any number of requests (steady state).
+    /// one connection serves any number of requests (steady state), and
+    /// the per-address cap so [`handshakes`](Self::handshakes) can run with
+    /// closed connections still draining.
     pub fn new(pki: &TestPki) -> Self {
         let mut limits = test_limits();
         limits.max_requests_per_connection = u64::MAX;
+        limits.max_connections_per_ip = usize::MAX;
         let server =
             Endpoint::new(Config::server(pki.server_tls(), limits).expect("server config"));
         let mut client =
@@ -75,9 +89,13 @@ impl DirectPair {
             buf: vec![0; 65536],
             chunk: vec![0; 65536],
             body: Vec::new(),
+            content_length: "0".to_owned(),
+            max_segments: 16,
             sending: Vec::with_capacity(256),
             connected: false,
+            next_port: 40000,
             finished: 0,
+            connected_count: 0,
             received: 0,
             datagrams: 0,
         };
@@ -97,7 +115,10 @@ impl DirectPair {
         let now = Instant::now();
         loop {
             let mut moved = false;
-            while let Some(t) = self.client.poll_transmit(now, &mut self.buf, 16) {
+            while let Some(t) = self
+                .client
+                .poll_transmit(now, &mut self.buf, self.max_segments)
+            {
                 self.datagrams += t.segments() as u64;
                 let meta = RecvMeta {
                     local: t.to,
@@ -108,7 +129,10 @@ impl DirectPair {
                     .handle_datagram(now, meta, &mut self.buf[..t.len]);
                 moved = true;
             }
-            while let Some(t) = self.server.poll_transmit(now, &mut self.buf, 16) {
+            while let Some(t) = self
+                .server
+                .poll_transmit(now, &mut self.buf, self.max_segments)
+            {
                 self.datagrams += t.segments() as u64;
                 let meta = RecvMeta {
                     local: t.to,
@@ -126,8 +150,11 @@ impl DirectPair {
                 };
                 match ev.kind {
                     EventKind::Request { stream, .. } => {
-                        c.send_response(stream, &[(":status", "200")], false)
-                            .expect("response");
+                        let head = [
+                            (":status", "200"),
+                            ("content-length", self.content_length.as_str()),
+                        ];
+                        c.send_response(stream, &head, false).expect("response");
                         self.sending.push((ev.conn, stream, 0));
                     }
                     EventKind::Writable { .. } => {}
@@ -150,7 +177,10 @@ impl DirectPair {
             while let Some(ev) = self.client.poll_event() {
                 moved = true;
                 match ev.kind {
-                    EventKind::Connected => self.connected = true,
+                    EventKind::Connected => {
+                        self.connected = true;
+                        self.connected_count += 1;
+                    }
                     EventKind::Data { stream } => {
                         let mut c = self.client.conn(ev.conn).expect("conn");
                         loop {
@@ -184,6 +214,9 @@ impl DirectPair {
             (":authority", "localhost"),
             (":path", "/"),
         ];
+        if self.content_length.parse() != Ok(self.body.len()) {
+            self.content_length = self.body.len().to_string();
+        }
         let target = self.finished + n;
         let mut sent = self.finished;
         while self.finished < target {
@@ -193,6 +226,40 @@ impl DirectPair {
                     break;
                 }
                 sent += 1;
+            }
+            self.pump();
+        }
+    }
+
+    /// `n` full handshakes, one after another, each on a new connection
+    /// from a new client port: connect, run the handshake until the client
+    /// sees `Connected` (HTTP/3 set up on both sides), then close it
+    /// (H3_NO_ERROR). Closed connections drain in the background.
+    pub fn handshakes(&mut self, n: u64) {
+        let server: SocketAddr = SERVER.parse().expect("addr");
+        for _ in 0..n {
+            self.next_port = self.next_port.wrapping_add(1).max(1024);
+            let local = SocketAddr::new(CLIENT_IP.into(), self.next_port);
+            let target = self.connected_count + 1;
+            let conn = self
+                .client
+                .connect(
+                    Instant::now(),
+                    local,
+                    server,
+                    "localhost",
+                    ConnectOptions::default(),
+                )
+                .expect("connect");
+            for _ in 0..1000 {
+                self.pump();
+                if self.connected_count >= target {
+                    break;
+                }
+            }
+            assert!(self.connected_count >= target, "handshake");
+            if let Some(mut c) = self.client.conn(conn) {
+                c.close(filo_core::code::H3_NO_ERROR, b"");
             }
             self.pump();
         }

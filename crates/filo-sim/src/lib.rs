@@ -31,5 +31,5 @@ pub use certs::TestPki;
 pub use direct::DirectPair;
 pub use link::{Fate, LinkConfig, Rng};
 pub use pair::{CLIENT_ADDR, Pair, PairConfig, SERVER_ADDR, test_limits};
-pub use rawloop::RawLoop;
+pub use rawloop::{RawHandshakes, RawLoop};
 pub use sim::{Livelock, Node, NodeApp, NodeId, Sim, SimStats, TransmitHook};

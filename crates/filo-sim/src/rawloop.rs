@@ -41,66 +41,20 @@ impl RawLoop {
         let saddr: SocketAddr = SERVER.parse().expect("addr");
         let mut ccfg = crate::raw::raw_config(quiche::PROTOCOL_VERSION);
         let mut scfg = crate::raw::raw_server_config(pki);
-        let cid = [0xc1; 16];
-        let sid = [0x5e; 16];
-        let mut client = quiche::connect(
-            Some("localhost"),
-            &quiche::ConnectionId::from_ref(&cid),
-            caddr,
-            saddr,
-            &mut ccfg,
-        )
-        .expect("connect");
         let mut buf = vec![0u8; 65536];
-        let (n, _) = client.send(&mut buf).expect("first flight");
-        let mut server = quiche::accept(
-            &quiche::ConnectionId::from_ref(&sid),
-            None,
-            saddr,
-            caddr,
-            &mut scfg,
-        )
-        .expect("accept");
-        server
-            .recv(
-                &mut buf[..n],
-                quiche::RecvInfo {
-                    from: caddr,
-                    to: saddr,
-                },
-            )
-            .expect("recv Initial");
-        let mut datagrams = 1;
-        for _ in 0..100 {
-            datagrams += shuttle(&mut client, &mut server, caddr, saddr, &mut buf);
-            if client.is_established() && server.is_established() {
-                break;
-            }
-        }
-        assert!(
-            client.is_established() && server.is_established(),
-            "raw handshake"
-        );
         let h3cfg = quiche::h3::Config::new().expect("h3 config");
-        let ch3 = quiche::h3::Connection::with_transport(&mut client, &h3cfg).expect("client h3");
-        let sh3 = quiche::h3::Connection::with_transport(&mut server, &h3cfg).expect("server h3");
-        let mut l = Self {
-            client,
-            server,
-            ch3,
-            sh3,
+        let hs = handshake(&mut ccfg, &mut scfg, &h3cfg, caddr, saddr, 0, &mut buf);
+        Self {
+            client: hs.client,
+            server: hs.server,
+            ch3: hs.ch3,
+            sh3: hs.sh3,
             caddr,
             saddr,
             buf,
             body: Vec::new(),
-            datagrams,
-        };
-        l.flush();
-        // Let both sides read the control streams.
-        while l.sh3.poll(&mut l.server).is_ok() {}
-        while l.ch3.poll(&mut l.client).is_ok() {}
-        l.flush();
-        l
+            datagrams: hs.datagrams,
+        }
     }
 
     /// Moves datagrams both ways until neither side has anything to send.
@@ -217,6 +171,137 @@ fn shuttle(
         }
         if moved == before {
             return moved;
+        }
+    }
+}
+
+/// A connected raw pair, HTTP/3 set up and SETTINGS exchanged.
+struct Handshake {
+    client: quiche::Connection,
+    server: quiche::Connection,
+    ch3: quiche::h3::Connection,
+    sh3: quiche::h3::Connection,
+    datagrams: u64,
+}
+
+/// One full handshake between a raw client and server (`n` makes the
+/// connection IDs unique), then HTTP/3 on both sides with the control
+/// streams read.
+fn handshake(
+    ccfg: &mut quiche::Config,
+    scfg: &mut quiche::Config,
+    h3cfg: &quiche::h3::Config,
+    caddr: SocketAddr,
+    saddr: SocketAddr,
+    n: u64,
+    buf: &mut [u8],
+) -> Handshake {
+    let mut cid = [0xc1; 16];
+    let mut sid = [0x5e; 16];
+    cid[..8].copy_from_slice(&n.to_be_bytes());
+    sid[..8].copy_from_slice(&n.to_be_bytes());
+    let mut client = quiche::connect(
+        Some("localhost"),
+        &quiche::ConnectionId::from_ref(&cid),
+        caddr,
+        saddr,
+        ccfg,
+    )
+    .expect("connect");
+    let (len, _) = client.send(buf).expect("first flight");
+    let mut server = quiche::accept(
+        &quiche::ConnectionId::from_ref(&sid),
+        None,
+        saddr,
+        caddr,
+        scfg,
+    )
+    .expect("accept");
+    server
+        .recv(
+            &mut buf[..len],
+            quiche::RecvInfo {
+                from: caddr,
+                to: saddr,
+            },
+        )
+        .expect("recv Initial");
+    let mut datagrams = 1;
+    for _ in 0..100 {
+        datagrams += shuttle(&mut client, &mut server, caddr, saddr, buf);
+        if client.is_established() && server.is_established() {
+            break;
+        }
+    }
+    assert!(
+        client.is_established() && server.is_established(),
+        "raw handshake"
+    );
+    let mut ch3 = quiche::h3::Connection::with_transport(&mut client, h3cfg).expect("client h3");
+    let mut sh3 = quiche::h3::Connection::with_transport(&mut server, h3cfg).expect("server h3");
+    datagrams += shuttle(&mut client, &mut server, caddr, saddr, buf);
+    // Let both sides read the control streams.
+    while sh3.poll(&mut server).is_ok() {}
+    while ch3.poll(&mut client).is_ok() {}
+    datagrams += shuttle(&mut client, &mut server, caddr, saddr, buf);
+    Handshake {
+        client,
+        server,
+        ch3,
+        sh3,
+        datagrams,
+    }
+}
+
+/// Full raw-quiche handshakes, one after another: the counterpart of
+/// [`DirectPair::handshakes`](crate::DirectPair::handshakes).
+pub struct RawHandshakes {
+    ccfg: quiche::Config,
+    scfg: quiche::Config,
+    h3cfg: quiche::h3::Config,
+    buf: Vec<u8>,
+    /// Handshakes completed so far.
+    pub done: u64,
+}
+
+impl std::fmt::Debug for RawHandshakes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawHandshakes")
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RawHandshakes {
+    /// Configurations as [`RawLoop`]'s.
+    pub fn new(pki: &TestPki) -> Self {
+        Self {
+            ccfg: crate::raw::raw_config(quiche::PROTOCOL_VERSION),
+            scfg: crate::raw::raw_server_config(pki),
+            h3cfg: quiche::h3::Config::new().expect("h3 config"),
+            buf: vec![0u8; 65536],
+            done: 0,
+        }
+    }
+
+    /// `n` handshakes: connect, handshake, HTTP/3 on both sides, then the
+    /// client closes (H3_NO_ERROR) and the close is delivered.
+    pub fn run(&mut self, n: u64) {
+        let caddr: SocketAddr = CLIENT.parse().expect("addr");
+        let saddr: SocketAddr = SERVER.parse().expect("addr");
+        for _ in 0..n {
+            let mut hs = handshake(
+                &mut self.ccfg,
+                &mut self.scfg,
+                &self.h3cfg,
+                caddr,
+                saddr,
+                self.done,
+                &mut self.buf,
+            );
+            let _ = hs.client.close(true, 0x100, b"");
+            shuttle(&mut hs.client, &mut hs.server, caddr, saddr, &mut self.buf);
+            self.done += 1;
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Instant;
 
-use super::{Connection, Ctx, Goaway};
+use super::{After, Connection, Ctx, Goaway};
 use crate::alloc_audit::{Scope, q};
 use crate::endpoint::Endpoint;
 use crate::error::{DatagramError, H3Error, SendRequestError, StreamError, TransportError};
@@ -102,21 +102,21 @@ impl<'a> Conn<'a> {
     /// Runs a command with the connection and context, then the follow-up
     /// processing.
     fn run<R>(&mut self, f: impl FnOnce(&mut Connection, &mut Ctx<'_>) -> R) -> R {
-        self.run_then(f, |_| true)
+        self.run_then(|c, ctx| (f(c, ctx), Some(After::Command)))
     }
 
-    /// Like `run`, with follow-up processing only if `follow_up(&result)`.
+    /// Like `run`, with the follow-up processing `f` asks for (none, or a
+    /// pass after a command or a read).
     fn run_then<R>(
         &mut self,
-        f: impl FnOnce(&mut Connection, &mut Ctx<'_>) -> R,
-        follow_up: impl FnOnce(&R) -> bool,
+        f: impl FnOnce(&mut Connection, &mut Ctx<'_>) -> (R, Option<After>),
     ) -> R {
         let _scope = Scope::filo();
         let now = self.ep.last_now;
         let out = self.ep.with_ctx(self.slot, |c, ctx| {
-            let r = f(c, ctx);
-            if let Some(now) = now.filter(|_| follow_up(&r)) {
-                c.process(now, false, ctx);
+            let (r, after) = f(c, ctx);
+            if let (Some(now), Some(after)) = (now, after) {
+                c.process(now, after, ctx);
             }
             r
         });
@@ -365,42 +365,61 @@ impl<'a> Conn<'a> {
     /// loop never sees its stream vanish).
     pub fn recv_body(&mut self, stream: StreamId, buf: &mut [u8]) -> Result<usize, StreamError> {
         let id = stream.0;
-        // Follow-up processing (which may surface trailers or `Finished`)
-        // runs only once the buffered body is drained.
-        let drained = |r: &Result<usize, StreamError>| !matches!(r, Ok(n) if *n > 0);
-        self.run_then(
-            |c, ctx| {
-                let st = c
-                    .streams
-                    .get(&id)
-                    .ok_or(StreamError::UnknownStream(stream))?;
-                if st.recv != RecvPhase::Body {
-                    return Ok(0);
+        self.run_then(|c, ctx| {
+            let r = c.recv_body(id, stream, buf, ctx);
+            // Once the buffered body is drained, the stream's next frame
+            // (more DATA, trailers) or its end may be readable: poll it.
+            let after = match r {
+                Ok(n) if n > 0 => None,
+                _ if q!(c.q.stream_readable(id)) || q!(c.q.stream_finished(id)) => {
+                    Some(After::Read(id))
                 }
-                let h3 = c.h3.as_mut().ok_or(StreamError::InvalidState)?;
-                match q!(h3.recv_body(&mut c.q, id, buf)) {
-                    Ok(n) => {
-                        let Some(st) = c.streams.get_mut(&id) else {
-                            return Ok(n);
-                        };
-                        st.received += n as u64;
-                        if st.checks_content_length()
-                            && st.content_length.is_some_and(|cl| st.received > cl)
-                        {
-                            let e = MessageError::ContentLengthMismatch;
-                            c.malformed(id, e, ctx);
-                            return Err(StreamError::Malformed(e));
-                        }
-                        Ok(n)
-                    }
-                    Err(quiche::h3::Error::Done) => Ok(0),
-                    Err(e) => Err(stream_err(e, stream)),
-                }
-            },
-            drained,
-        )
+                _ => Some(After::Command),
+            };
+            (r, after)
+        })
     }
+}
 
+impl Connection {
+    /// [`Conn::recv_body`] without the follow-up processing.
+    fn recv_body(
+        &mut self,
+        id: u64,
+        stream: StreamId,
+        buf: &mut [u8],
+        ctx: &mut Ctx<'_>,
+    ) -> Result<usize, StreamError> {
+        let st = self
+            .streams
+            .get(&id)
+            .ok_or(StreamError::UnknownStream(stream))?;
+        if st.recv != RecvPhase::Body {
+            return Ok(0);
+        }
+        let h3 = self.h3.as_mut().ok_or(StreamError::InvalidState)?;
+        match q!(h3.recv_body(&mut self.q, id, buf)) {
+            Ok(n) => {
+                let Some(st) = self.streams.get_mut(&id) else {
+                    return Ok(n);
+                };
+                st.received += n as u64;
+                if st.checks_content_length()
+                    && st.content_length.is_some_and(|cl| st.received > cl)
+                {
+                    let e = MessageError::ContentLengthMismatch;
+                    self.malformed(id, e, ctx);
+                    return Err(StreamError::Malformed(e));
+                }
+                Ok(n)
+            }
+            Err(quiche::h3::Error::Done) => Ok(0),
+            Err(e) => Err(stream_err(e, stream)),
+        }
+    }
+}
+
+impl Conn<'_> {
     /// Resets our send side with `code` (RESET_STREAM).
     pub fn reset_stream(&mut self, stream: StreamId, code: u64) -> Result<(), StreamError> {
         let id = stream.0;

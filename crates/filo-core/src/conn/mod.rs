@@ -82,6 +82,21 @@ impl Timers {
     }
 }
 
+/// What a [`Connection::process`] pass follows, which decides how much of
+/// quiche's HTTP/3 layer it polls. quiche produces HTTP/3 events only from
+/// received data, so datagrams and timeouts poll everything, a command
+/// polls nothing, and reading a body polls that stream (its next frame or
+/// its end may now be readable).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum After {
+    /// Datagrams or a timeout.
+    Input,
+    /// An application command.
+    Command,
+    /// The application drained stream `id`'s buffered body.
+    Read(u64),
+}
+
 /// Where this side's GOAWAY is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Goaway {
@@ -320,7 +335,7 @@ impl Connection {
             self.timers.drain = None;
             self.close_drained();
         }
-        self.process(now, true, ctx);
+        self.process(now, After::Input, ctx);
     }
 
     /// Called after every datagram: remembers activity for keep-alive.
@@ -343,22 +358,25 @@ impl Connection {
                 self.emit(ctx, EventKind::StreamsAvailable);
             }
         }
-        self.process(now, true, ctx);
+        self.process(now, After::Input, ctx);
     }
 
     /// Everything that follows any input or command: handshake completion,
     /// CID upkeep, HTTP/3 events, writability, GOAWAY progress.
-    /// `after_input` is true after datagrams and timeouts (when send
-    /// capacity can have returned).
-    pub(crate) fn process(&mut self, now: Instant, after_input: bool, ctx: &mut Ctx<'_>) {
-        if !self.established && q!(self.q.is_established()) {
+    pub(crate) fn process(&mut self, now: Instant, after: After, ctx: &mut Ctx<'_>) {
+        let after_input = after == After::Input;
+        if after_input && !self.established && q!(self.q.is_established()) {
             self.on_established(now, ctx);
         }
-        if self.established && !self.is_closed() {
+        if after_input && self.established && !self.is_closed() {
             self.refresh_cids(ctx);
         }
         if self.h3.is_some() {
-            self.poll_h3(now, ctx);
+            match after {
+                After::Input => self.poll_h3(now, None, ctx),
+                After::Read(id) => self.poll_h3(now, Some(id), ctx),
+                After::Command => {}
+            }
             if after_input {
                 // After the h3 poll, so a STOP_SENDING that arrived with its
                 // stream's HEADERS finds the stream tracked.

@@ -44,14 +44,29 @@ pub(crate) fn h3_wire_code(e: quiche::h3::Error) -> u64 {
 
 impl Connection {
     /// Drains quiche's h3 events for this connection.
-    pub(crate) fn poll_h3(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+    ///
+    /// With `until`, stops after that stream's first event that needs the
+    /// application before quiche has more for it (`Data`: the body must be
+    /// read first; `Finished`/`Reset`: the stream is done). Trailers are
+    /// followed by `Finished` only on the next poll, so polling goes on
+    /// past them. The caller knows no other stream can have an event (every
+    /// input polled to `Done`), and the final `Done` costs quiche a pass
+    /// over every readable stream.
+    pub(crate) fn poll_h3(&mut self, now: Instant, until: Option<u64>, ctx: &mut Ctx<'_>) {
         loop {
             if self.is_closing() {
                 return;
             }
             let Some(h3) = self.h3.as_mut() else { return };
             match q!(h3.poll(&mut self.q)) {
-                Ok((id, ev)) => self.on_h3_event(id, ev, now, ctx),
+                Ok((id, ev)) => {
+                    let stop =
+                        until == Some(id) && !matches!(ev, quiche::h3::Event::Headers { .. });
+                    self.on_h3_event(id, ev, now, ctx);
+                    if stop {
+                        return;
+                    }
+                }
                 Err(quiche::h3::Error::Done) => return,
                 Err(e) => {
                     // quiche closes the connection itself for protocol

@@ -38,6 +38,10 @@ impl Endpoint {
     /// decrypted in place in `data`. Datagrams no connection can use are
     /// dropped and counted in [`stats`](Self::stats); some are answered
     /// statelessly (Version Negotiation, Retry, stateless reset).
+    ///
+    /// Consecutive datagrams of a batch for one connection are all handed
+    /// to quiche before filo processes the connection (HTTP/3 events,
+    /// timers) once.
     pub fn handle_datagram(&mut self, now: Instant, meta: RecvMeta, data: &mut [u8]) {
         let _scope = Scope::filo();
         self.note_now(now);
@@ -49,6 +53,30 @@ impl Endpoint {
             }
             _ => self.handle_one(now, meta.local, meta.peer, data),
         }
+        self.finish_recv(now);
+    }
+
+    /// Marks `slot` as having received datagrams not yet processed; a
+    /// different connection waiting is processed first.
+    fn defer_processing(&mut self, slot: u32, now: Instant) {
+        let generation = self.slots[slot as usize].generation;
+        if self.recv_deferred == Some((slot, generation)) {
+            return;
+        }
+        self.finish_recv(now);
+        self.recv_deferred = Some((slot, generation));
+    }
+
+    /// Processes the connection that received the last datagrams.
+    fn finish_recv(&mut self, now: Instant) {
+        let Some((slot, generation)) = self.recv_deferred.take() else {
+            return;
+        };
+        if self.slots.get(slot as usize).map(|s| s.generation) != Some(generation) {
+            return;
+        }
+        self.with_ctx(slot, |c, ctx| c.on_datagram(now, ctx));
+        self.settle(slot);
     }
 
     fn handle_one(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, buf: &mut [u8]) {
@@ -141,7 +169,8 @@ impl Endpoint {
         }
     }
 
-    /// Feeds a datagram to a connection and processes what follows.
+    /// Feeds a datagram to a connection; filo processes the connection once
+    /// its datagrams in this batch are all in (`finish_recv`).
     fn recv_on(
         &mut self,
         slot: u32,
@@ -150,7 +179,8 @@ impl Endpoint {
         peer: SocketAddr,
         buf: &mut [u8],
     ) {
-        self.with_ctx(slot, |c, ctx| {
+        self.defer_processing(slot, now);
+        self.with_ctx(slot, |c, _| {
             let info = quiche::RecvInfo {
                 from: peer,
                 to: local,
@@ -158,9 +188,7 @@ impl Endpoint {
             if q!(c.q.recv(buf, info)).is_err() {
                 c.stats.recv_errors += 1;
             }
-            c.on_datagram(now, ctx);
         });
-        self.settle(slot);
     }
 
     /// A server's answer to an Initial for an unknown CID: caps, then Retry
@@ -305,8 +333,7 @@ impl Endpoint {
             conn: handle,
             kind: EventKind::Accepted,
         });
-        self.with_ctx(slot, |c, ctx| c.on_datagram(now, ctx));
-        self.settle(slot);
+        self.defer_processing(slot, now);
     }
 
     /// Drops a connection that never surfaced (no event).

@@ -72,6 +72,11 @@ pub struct Endpoint {
     /// Connections that closed during a `Conn` command: freed at the next
     /// endpoint call, never under a live view.
     closed_pending: Vec<u32>,
+    /// The connection (slot, generation) that received the last datagram
+    /// of the current `handle_datagram` call and has not been processed
+    /// yet: consecutive datagrams for one connection (a GRO batch) are
+    /// processed once, after the last of them.
+    pub(crate) recv_deferred: Option<(u32, u32)>,
     stats: EndpointStats,
 }
 
@@ -109,6 +114,7 @@ impl Endpoint {
             epoch: None,
             last_now: None,
             closed_pending: Vec::with_capacity(16),
+            recv_deferred: None,
             stats: EndpointStats::default(),
             cfg,
         }

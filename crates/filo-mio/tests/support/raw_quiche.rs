@@ -37,6 +37,8 @@ const RECV_BUF: usize = 65_535;
 const CHUNK: usize = 64 * 1024;
 /// H3_NO_ERROR.
 const H3_NO_ERROR: u64 = 0x100;
+/// The byte `/stream-bytes/N` answers with (as tokio-quiche's example does).
+const STREAM_BYTE: u8 = 0x57;
 /// H3_INTERNAL_ERROR.
 const H3_INTERNAL_ERROR: u64 = 0x102;
 
@@ -100,6 +102,8 @@ struct Response {
     /// The head, while quiche refuses it (`StreamBlocked`).
     head: Option<Vec<quiche::h3::Header>>,
     seed: u64,
+    /// `/stream-bytes/N`: the body is `0x57` bytes, not the seeded pattern.
+    constant: bool,
     len: u64,
     sent: u64,
     not_found: bool,
@@ -387,7 +391,11 @@ impl RawServer {
                     return true;
                 }
                 let n = ((r.len - r.sent) as usize).min(cap).min(chunk.len());
-                filo_sim::fill_pattern(r.seed, r.sent, &mut chunk[..n]);
+                if r.constant {
+                    chunk[..n].fill(STREAM_BYTE);
+                } else {
+                    filo_sim::fill_pattern(r.seed, r.sent, &mut chunk[..n]);
+                }
                 let fin = r.sent + n as u64 == r.len;
                 match h3.send_body(quic, r.stream, &chunk[..n], fin) {
                     Ok(w) => {
@@ -472,8 +480,12 @@ fn response_for(stream: u64, list: &[quiche::h3::Header]) -> Response {
             _ => {}
         }
     }
+    let constant = path.starts_with(b"/stream-bytes/");
     let len = (method == b"GET")
-        .then(|| path.strip_prefix(b"/bytes/"))
+        .then(|| {
+            path.strip_prefix(b"/bytes/")
+                .or_else(|| path.strip_prefix(b"/stream-bytes/"))
+        })
         .flatten()
         .and_then(|n| std::str::from_utf8(n).ok()?.parse::<u64>().ok());
     let not_found = len.is_none();
@@ -489,6 +501,7 @@ fn response_for(stream: u64, list: &[quiche::h3::Header]) -> Response {
         stream,
         head: Some(head),
         seed,
+        constant,
         len,
         sent: 0,
         not_found,
