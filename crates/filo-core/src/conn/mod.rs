@@ -126,6 +126,9 @@ pub(crate) struct Connection {
     /// Earliest deadline this connection has in the endpoint's heap.
     pub(crate) scheduled: Option<Instant>,
     pub(crate) in_send_queue: bool,
+    /// Datagrams went to quiche and filo has not processed them yet (the
+    /// endpoint's `recv_pending` list holds this connection).
+    pub(crate) recv_pending: bool,
     /// Reported to the application (server: `Accepted`).
     pub(crate) surfaced: bool,
     pub(crate) established: bool,
@@ -204,6 +207,7 @@ impl Connection {
             },
             scheduled: None,
             in_send_queue: false,
+            recv_pending: false,
             surfaced: !is_server,
             established: false,
             local_close: None,

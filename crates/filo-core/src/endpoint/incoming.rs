@@ -39,9 +39,11 @@ impl Endpoint {
     /// dropped and counted in [`stats`](Self::stats); some are answered
     /// statelessly (Version Negotiation, Retry, stateless reset).
     ///
-    /// Consecutive datagrams of a batch for one connection are all handed
-    /// to quiche before filo processes the connection (HTTP/3 events,
-    /// timers) once.
+    /// The datagram goes to quiche at once; filo processes the connection
+    /// (HTTP/3 events, timers, validation) once for all the datagrams it
+    /// received, at the next output call (`poll_transmit`, `poll_event`,
+    /// `handle_timeout`) or command (`conn`, `connect`). A receive batch
+    /// therefore costs one pass per connection, not one per datagram.
     pub fn handle_datagram(&mut self, now: Instant, meta: RecvMeta, data: &mut [u8]) {
         let _scope = Scope::filo();
         self.note_now(now);
@@ -53,30 +55,56 @@ impl Endpoint {
             }
             _ => self.handle_one(now, meta.local, meta.peer, data),
         }
-        self.finish_recv(now);
     }
 
-    /// Marks `slot` as having received datagrams not yet processed; a
-    /// different connection waiting is processed first.
+    /// Marks `slot` as having received datagrams not yet processed.
     fn defer_processing(&mut self, slot: u32, now: Instant) {
-        let generation = self.slots[slot as usize].generation;
-        if self.recv_deferred == Some((slot, generation)) {
-            return;
-        }
-        self.finish_recv(now);
-        self.recv_deferred = Some((slot, generation));
-    }
-
-    /// Processes the connection that received the last datagrams.
-    fn finish_recv(&mut self, now: Instant) {
-        let Some((slot, generation)) = self.recv_deferred.take() else {
+        let s = &mut self.slots[slot as usize];
+        let generation = s.generation;
+        let Some(conn) = s.conn.as_deref_mut() else {
             return;
         };
-        if self.slots.get(slot as usize).map(|s| s.generation) != Some(generation) {
+        if !conn.recv_pending {
+            conn.recv_pending = true;
+            self.recv_pending.push((slot, generation));
+            self.recv_pending_since.get_or_insert(now);
+        }
+    }
+
+    /// Processes every connection that received datagrams since the last
+    /// output call, in the order they first received one.
+    pub(crate) fn flush_recv(&mut self, now: Instant) {
+        if self.recv_pending.is_empty() {
             return;
         }
-        self.with_ctx(slot, |c, ctx| c.on_datagram(now, ctx));
-        self.settle(slot);
+        let mut list = std::mem::take(&mut self.recv_pending);
+        for &(slot, generation) in &list {
+            let Some(s) = self.slots.get_mut(slot as usize) else {
+                continue;
+            };
+            let Some(conn) = s.conn.as_deref_mut() else {
+                continue;
+            };
+            if s.generation != generation || !conn.recv_pending {
+                continue;
+            }
+            conn.recv_pending = false;
+            self.with_ctx(slot, |c, ctx| c.on_datagram(now, ctx));
+            self.settle(slot);
+        }
+        list.clear();
+        self.recv_pending = list;
+        self.recv_pending_since = None;
+    }
+
+    /// `flush_recv` for calls that take no time: the last time seen.
+    pub(crate) fn flush_recv_now(&mut self) {
+        if self.recv_pending.is_empty() {
+            return;
+        }
+        if let Some(now) = self.last_now {
+            self.flush_recv(now);
+        }
     }
 
     fn handle_one(&mut self, now: Instant, local: SocketAddr, peer: SocketAddr, buf: &mut [u8]) {

@@ -72,11 +72,14 @@ pub struct Endpoint {
     /// Connections that closed during a `Conn` command: freed at the next
     /// endpoint call, never under a live view.
     closed_pending: Vec<u32>,
-    /// The connection (slot, generation) that received the last datagram
-    /// of the current `handle_datagram` call and has not been processed
-    /// yet: consecutive datagrams for one connection (a GRO batch) are
-    /// processed once, after the last of them.
-    pub(crate) recv_deferred: Option<(u32, u32)>,
+    /// Connections (slot, generation) that received datagrams filo has not
+    /// processed yet, in arrival order: every datagram of a receive batch
+    /// goes to quiche first, and each connection is processed once, by the
+    /// next output call or command (see `flush_recv`).
+    pub(crate) recv_pending: Vec<(u32, u32)>,
+    /// When the oldest of `recv_pending` arrived (what `poll_timeout`
+    /// answers while processing waits).
+    pub(crate) recv_pending_since: Option<Instant>,
     stats: EndpointStats,
 }
 
@@ -114,7 +117,8 @@ impl Endpoint {
             epoch: None,
             last_now: None,
             closed_pending: Vec::with_capacity(16),
-            recv_deferred: None,
+            recv_pending: Vec::with_capacity(64),
+            recv_pending_since: None,
             stats: EndpointStats::default(),
             cfg,
         }
@@ -162,6 +166,7 @@ impl Endpoint {
 
     /// A command view of a live connection; `None` once it has closed.
     pub fn conn(&mut self, handle: ConnHandle) -> Option<Conn<'_>> {
+        self.flush_recv_now();
         let slot = self.slots.get(handle.index as usize)?;
         if slot.generation != handle.generation || slot.conn.is_none() {
             return None;
@@ -191,6 +196,7 @@ impl Endpoint {
     ) -> Result<ConnHandle, ConnectError> {
         let _scope = Scope::filo();
         self.note_now(now);
+        self.flush_recv(now);
         if self.cfg.role != Role::Client {
             return Err(ConnectError::NotAClient);
         }
@@ -228,6 +234,7 @@ impl Endpoint {
     pub fn handle_timeout(&mut self, now: Instant) {
         let _scope = Scope::filo();
         self.note_now(now);
+        self.flush_recv(now);
         // Entries re-pushed while we work (a deadline quiche's own clock
         // has not reached yet) wait for the next call.
         let mut budget = self.timers.len();
@@ -258,13 +265,20 @@ impl Endpoint {
     }
 
     /// The next instant `handle_timeout` must be called (absolute). Re-read
-    /// it after every drain: any input or command can move it.
+    /// it after every drain: any input or command can move it. (Received
+    /// datagrams not yet processed, because no output was polled since,
+    /// make it the time they arrived.)
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next_deadline()
+        let timer = self.timers.next_deadline();
+        match (self.recv_pending_since, timer) {
+            (Some(r), Some(t)) => Some(r.min(t)),
+            (r, t) => r.or(t),
+        }
     }
 
     /// The next event, if any.
     pub fn poll_event(&mut self) -> Option<Event> {
+        self.flush_recv_now();
         if !self.closed_pending.is_empty() {
             self.finalize_pending();
         }
@@ -282,6 +296,7 @@ impl Endpoint {
     ) -> Option<Transmit> {
         let _scope = Scope::filo();
         self.note_now(now);
+        self.flush_recv(now);
         if let Some((from, to, len)) = self.stateless.pop_into(buf) {
             self.stats.datagrams_out += 1;
             self.stats.bytes_out += len as u64;
