@@ -61,14 +61,20 @@ impl TestPki {
 
     /// A client that trusts this CA only (verification on), in memory.
     pub fn client_tls(&self) -> ClientTls {
+        ClientTls::Context {
+            builder: self.client_context(),
+            verify: true,
+        }
+    }
+
+    /// A BoringSSL context trusting this CA only (for raw quiche clients:
+    /// `quiche::Config::with_boring_ssl_ctx_builder`, then `verify_peer`).
+    pub fn client_context(&self) -> SslContextBuilder {
         let mut b = SslContextBuilder::new(SslMethod::tls()).expect("ssl ctx");
         b.cert_store_mut()
             .add_cert(X509::from_der(&self.ca_der).expect("ca der"))
             .expect("trust CA");
-        ClientTls::Context {
-            builder: b,
-            verify: true,
-        }
+        b
     }
 
     /// The server's certificate chain (leaf, then CA), PEM, as

@@ -107,6 +107,18 @@ pub fn raw_server_config(pki: &crate::certs::TestPki) -> quiche::Config {
     c
 }
 
+/// A raw quiche client config that verifies the server against `pki`'s CA
+/// (as filo's clients in the benchmarks do), with the same settings as
+/// [`raw_config`].
+pub fn raw_client_config(pki: &crate::certs::TestPki) -> quiche::Config {
+    let mut c =
+        quiche::Config::with_boring_ssl_ctx_builder(quiche::PROTOCOL_VERSION, pki.client_context())
+            .expect("raw client config");
+    apply_raw_settings(&mut c);
+    c.verify_peer(true);
+    c
+}
+
 fn apply_raw_settings(c: &mut quiche::Config) {
     c.set_application_protos(quiche::h3::APPLICATION_PROTOCOL)
         .expect("alpn");

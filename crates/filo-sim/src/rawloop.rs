@@ -39,7 +39,7 @@ impl RawLoop {
     pub fn new(pki: &TestPki) -> Self {
         let caddr: SocketAddr = CLIENT.parse().expect("addr");
         let saddr: SocketAddr = SERVER.parse().expect("addr");
-        let mut ccfg = crate::raw::raw_config(quiche::PROTOCOL_VERSION);
+        let mut ccfg = crate::raw::raw_client_config(pki);
         let mut scfg = crate::raw::raw_server_config(pki);
         let mut buf = vec![0u8; 65536];
         let h3cfg = quiche::h3::Config::new().expect("h3 config");
@@ -276,7 +276,7 @@ impl RawHandshakes {
     /// Configurations as [`RawLoop`]'s.
     pub fn new(pki: &TestPki) -> Self {
         Self {
-            ccfg: crate::raw::raw_config(quiche::PROTOCOL_VERSION),
+            ccfg: crate::raw::raw_client_config(pki),
             scfg: crate::raw::raw_server_config(pki),
             h3cfg: quiche::h3::Config::new().expect("h3 config"),
             buf: vec![0u8; 65536],

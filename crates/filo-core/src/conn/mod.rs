@@ -21,7 +21,7 @@ use crate::cid::{CidKey, CidTable, ConnectionIdGenerator};
 use crate::config::Limits;
 use crate::error::code;
 use crate::event::{CloseReason, ConnHandle, Event, EventKind};
-use crate::hash::{Map, map_with_capacity};
+use crate::hash::{Map, StreamMap, stream_map_with_capacity};
 use crate::keys::EndpointKeys;
 use crate::packet::MAX_CID_LEN;
 use crate::stats::ConnStats;
@@ -121,7 +121,7 @@ pub(crate) struct Connection {
     /// The client's original DCID (server, no Retry): unrouted once
     /// established.
     pub(crate) client_dcid: Option<CidKey>,
-    pub(crate) streams: Map<u64, StreamState>,
+    pub(crate) streams: StreamMap<StreamState>,
     pub(crate) timers: Timers,
     /// Earliest deadline this connection has in the endpoint's heap.
     pub(crate) scheduled: Option<Instant>,
@@ -200,7 +200,7 @@ impl Connection {
             origin: peer,
             routed: SmallVec::new(),
             client_dcid: None,
-            streams: map_with_capacity(capacity),
+            streams: stream_map_with_capacity(capacity),
             timers: Timers {
                 handshake: now.checked_add(limits.handshake_timeout),
                 ..Timers::default()
