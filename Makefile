@@ -5,7 +5,7 @@ CARGO ?= cargo
 # Builds go to a cache outside the clone so a fresh clone reuses them.
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/filo-target
 
-.PHONY: deps demo test lint ci doc clean fuzz-build fuzz-corpus fuzz-smoke
+.PHONY: deps demo test lint ci doc clean fuzz-build fuzz-corpus fuzz-smoke bench bench-build compare
 
 deps:
 	@./scripts/deps.sh
@@ -40,7 +40,20 @@ fuzz-corpus: deps
 fuzz-smoke: deps
 	./scripts/fuzz.sh smoke $(FUZZ_SECONDS)
 
-ci: lint test doc
+## Benchmarks (docs/performance.md). Not in CI (too slow); bench-build is.
+bench: deps
+	$(CARGO) bench -p filo-benches --bench transfer --bench handshake --bench micro
+	$(CARGO) bench -p filo-benches --features alloc-audit --bench allocs
+	$(CARGO) bench -p filo-benches --bench ratios
+bench-build: deps
+	$(CARGO) bench --workspace --no-run
+	$(CARGO) bench -p filo-benches --features alloc-audit --no-run
+## filo-mio vs tokio-quiche vs raw quiche on loopback (installs tquic_client
+## and builds tokio-quiche's example first). Options: COMPARE_ARGS="--rounds 5".
+compare: deps
+	./scripts/compare.sh $(COMPARE_ARGS)
+
+ci: lint test doc bench-build
 
 clean:
 	$(CARGO) clean

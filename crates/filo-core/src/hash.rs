@@ -36,7 +36,7 @@ impl std::hash::Hasher for StreamIdHasher {
     fn write(&mut self, bytes: &[u8]) {
         // Not used for u64 keys; kept total for any other key.
         for b in bytes {
-            self.0 = (self.0 << 8 | self.0 >> 56) ^ u64::from(*b);
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
         }
     }
 

@@ -14,6 +14,9 @@ pub(crate) struct Socket {
     pub(crate) state: UdpSocketState,
     /// The address the socket is bound to (possibly a wildcard).
     pub(crate) bound: SocketAddr,
+    /// A read stopped at the receive budget: datagrams may still wait
+    /// (edge-triggered: no new readiness event will say so).
+    pub(crate) more_to_read: bool,
 }
 
 impl std::fmt::Debug for Socket {
@@ -36,6 +39,7 @@ impl Socket {
             token,
             state,
             bound,
+            more_to_read: false,
         })
     }
 

@@ -653,3 +653,75 @@ fn paced_bbr2_transfer_over_real_sockets() {
         mbit(bbr)
     );
 }
+
+/// Sends one junk datagram from each of `n` fresh sockets (distinct flows,
+/// so GRO cannot merge them) to `to`.
+fn junk_from_many(to: SocketAddr, n: usize) {
+    for _ in 0..n {
+        let s = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        s.send_to(&[0x40; 1200], to).expect("send");
+    }
+}
+
+/// Waits for the first readiness event of `token`.
+fn wait_readable(poll: &mut Poll, events: &mut Events, token: Token) -> mio::event::Event {
+    let end = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < end {
+        poll.poll(events, Some(Duration::from_millis(100)))
+            .expect("poll");
+        if let Some(ev) = events
+            .iter()
+            .find(|e| e.token() == token && e.is_readable())
+        {
+            return ev.clone();
+        }
+    }
+    panic!("no readable event for {token:?}");
+}
+
+#[test]
+fn receive_budget_reads_one_buffer_per_turn_and_resumes_on_timeout() {
+    let pki = TestPki::new(&["localhost"]);
+    let mut poll = Poll::new().expect("poll");
+    let mut events = Events::with_capacity(16);
+    let mut srv = server(&pki, limits());
+    let saddr = srv
+        .bind(poll.registry(), addr("127.0.0.1:0"), Token(1))
+        .expect("bind");
+    junk_from_many(saddr, 5);
+    std::thread::sleep(Duration::from_millis(20));
+    let ev = wait_readable(&mut poll, &mut events, Token(1));
+    let now = Instant::now();
+    srv.handle_event(&ev, now);
+    assert_eq!(
+        srv.stats().recv_buffers,
+        1,
+        "default budget: one buffer per turn"
+    );
+    assert_eq!(
+        srv.timeout(now),
+        Some(Duration::ZERO),
+        "more waits: come back at once"
+    );
+    let mut turns = 1;
+    while srv.timeout(Instant::now()) == Some(Duration::ZERO) && turns < 20 {
+        srv.handle_timeout(Instant::now());
+        turns += 1;
+    }
+    assert_eq!(
+        srv.stats().recv_buffers,
+        5,
+        "every datagram read, in {turns} turns"
+    );
+    assert_eq!(srv.endpoint().stats().datagrams_in, 5);
+    assert_ne!(srv.timeout(Instant::now()), Some(Duration::ZERO));
+
+    // A larger budget reads the whole burst in one call.
+    srv.set_recv_budget(64);
+    junk_from_many(saddr, 5);
+    std::thread::sleep(Duration::from_millis(20));
+    let ev = wait_readable(&mut poll, &mut events, Token(1));
+    srv.handle_event(&ev, Instant::now());
+    assert_eq!(srv.stats().recv_buffers, 10);
+    assert_ne!(srv.timeout(Instant::now()), Some(Duration::ZERO));
+}

@@ -129,6 +129,10 @@ pub(crate) struct Connection {
     /// Datagrams went to quiche and filo has not processed them yet (the
     /// endpoint's `recv_pending` list holds this connection).
     pub(crate) recv_pending: bool,
+    /// The congestion controller paces (BBRv2): GSO batches are then cut
+    /// at quiche's `send_quantum` so a batch is no bigger burst than the
+    /// pacer allows. Unpaced (CUBIC, Reno), batches run to the GSO limits.
+    pub(crate) paced: bool,
     /// Reported to the application (server: `Accepted`).
     pub(crate) surfaced: bool,
     pub(crate) established: bool,
@@ -208,6 +212,7 @@ impl Connection {
             scheduled: None,
             in_send_queue: false,
             recv_pending: false,
+            paced: limits.congestion_control == crate::config::CongestionControl::Bbr2,
             surfaced: !is_server,
             established: false,
             local_close: None,
