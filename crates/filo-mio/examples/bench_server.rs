@@ -35,6 +35,7 @@ Options:
   --listen ADDR   UDP address (default 127.0.0.1:4433; port 0 picks one)
   --cert PEM      certificate chain file (leaf first)
   --key PEM       private key file
+  --recv-budget N receive buffers read per loop turn (Driver::set_recv_budget)
   --help          print this help
 ";
 
@@ -45,11 +46,12 @@ struct Args {
     listen: SocketAddr,
     cert: PathBuf,
     key: PathBuf,
+    recv_budget: Option<usize>,
 }
 
 fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, String> {
     let mut listen: SocketAddr = "127.0.0.1:4433".parse().expect("default address");
-    let (mut cert, mut key) = (None, None);
+    let (mut cert, mut key, mut recv_budget) = (None, None, None);
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
@@ -60,6 +62,10 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
             }
             "--cert" => cert = Some(PathBuf::from(value()?)),
             "--key" => key = Some(PathBuf::from(value()?)),
+            "--recv-budget" => {
+                let v = value()?;
+                recv_budget = Some(v.parse().map_err(|e| format!("--recv-budget {v}: {e}"))?);
+            }
             _ => return Err(format!("unknown argument {a}")),
         }
     }
@@ -67,6 +73,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Option<Args>, Stri
         listen,
         cert: cert.ok_or("--cert is required")?,
         key: key.ok_or("--key is required")?,
+        recv_budget,
     }))
 }
 
@@ -110,6 +117,9 @@ fn serve(args: Args) -> Result<(), String> {
     };
     let config = Config::server(tls, bench_limits()).map_err(|e| e.to_string())?;
     let mut driver = Driver::new(Endpoint::new(config));
+    if let Some(b) = args.recv_budget {
+        driver.set_recv_budget(b);
+    }
     let mut poll = Poll::new().map_err(|e| format!("mio poll: {e}"))?;
     let bound = driver
         .bind(poll.registry(), args.listen, Token(0))
