@@ -680,7 +680,7 @@ fn wait_readable(poll: &mut Poll, events: &mut Events, token: Token) -> mio::eve
 }
 
 #[test]
-fn receive_budget_reads_one_buffer_per_turn_and_resumes_on_timeout() {
+fn receive_budget_ends_the_turn_and_reading_resumes_on_timeout() {
     let pki = TestPki::new(&["localhost"]);
     let mut poll = Poll::new().expect("poll");
     let mut events = Events::with_capacity(16);
@@ -695,8 +695,8 @@ fn receive_budget_reads_one_buffer_per_turn_and_resumes_on_timeout() {
     srv.handle_event(&ev, now);
     assert_eq!(
         srv.stats().recv_buffers,
-        1,
-        "default budget: one buffer per turn"
+        4,
+        "default budget: four buffers per turn"
     );
     assert_eq!(
         srv.timeout(now),
