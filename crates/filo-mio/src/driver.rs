@@ -272,7 +272,7 @@ impl Driver {
     /// How long the caller may block in `mio::Poll::poll` (mio rounds it up
     /// to whole milliseconds). `None`: no deadline.
     pub fn timeout(&self, now: Instant) -> Option<Duration> {
-        if self.sockets.iter().any(|s| s.more_to_read) {
+        if self.sockets.iter().any(|s| s.more_to_read.is_some()) {
             return Some(Duration::ZERO);
         }
         self.endpoint
@@ -280,9 +280,14 @@ impl Driver {
             .map(|t| t.saturating_duration_since(now))
     }
 
-    /// The absolute deadline for [`handle_timeout`](Self::handle_timeout).
+    /// The absolute deadline for [`handle_timeout`](Self::handle_timeout)
+    /// (already passed while datagrams left by the receive budget wait).
     pub fn next_timeout(&self) -> Option<Instant> {
-        self.endpoint.poll_timeout()
+        let reads = self.sockets.iter().filter_map(|s| s.more_to_read).min();
+        match (reads, self.endpoint.poll_timeout()) {
+            (Some(r), Some(t)) => Some(r.min(t)),
+            (r, t) => r.or(t),
+        }
     }
 
     /// Handles a readiness event for one of the driver's tokens (others are
@@ -316,11 +321,11 @@ impl Driver {
             ..
         } = self;
         let sock = &mut sockets[idx];
-        sock.more_to_read = false;
+        sock.more_to_read = None;
         let mut budget = *recv_budget;
         loop {
             if budget == 0 {
-                sock.more_to_read = true;
+                sock.more_to_read = Some(now);
                 return;
             }
             let n = {
@@ -383,7 +388,7 @@ impl Driver {
     fn continue_reads(&mut self, now: Instant, skip: Option<&[Token]>) {
         for i in 0..self.sockets.len() {
             let token = self.sockets[i].token;
-            if self.sockets[i].more_to_read && !skip.is_some_and(|s| s.contains(&token)) {
+            if self.sockets[i].more_to_read.is_some() && !skip.is_some_and(|s| s.contains(&token)) {
                 self.handle_readable(token, now);
             }
         }
@@ -539,18 +544,13 @@ impl Driver {
             if done(state, &mut self.endpoint) {
                 return Ok(());
             }
-            if self.sockets.iter().any(|s| s.more_to_read) {
-                // Datagrams are known to wait: read them without asking the
-                // OS first (readiness of the other sockets stays queued in
-                // epoll until the next poll).
-                events.clear();
-            } else {
-                let timeout = self.timeout(Instant::now());
-                match poll.poll(&mut events, timeout) {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Err(e),
-                }
+            // Zero while datagrams left by the receive budget wait: the
+            // poll still collects the other sockets' (and wakers') edges.
+            let timeout = self.timeout(Instant::now());
+            match poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
             }
             let now = Instant::now();
             let mut read = std::mem::take(&mut self.turn_reads);

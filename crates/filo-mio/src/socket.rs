@@ -16,7 +16,8 @@ pub(crate) struct Socket {
     pub(crate) bound: SocketAddr,
     /// A read stopped at the receive budget: datagrams may still wait
     /// (edge-triggered: no new readiness event will say so).
-    pub(crate) more_to_read: bool,
+    /// When (the `now` of that read); `None` once a read hit `WouldBlock`.
+    pub(crate) more_to_read: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for Socket {
@@ -39,7 +40,7 @@ impl Socket {
             token,
             state,
             bound,
-            more_to_read: false,
+            more_to_read: None,
         })
     }
 

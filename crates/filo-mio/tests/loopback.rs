@@ -698,6 +698,10 @@ fn receive_budget_ends_the_turn_and_reading_resumes_on_timeout() {
         4,
         "default budget: four buffers per turn"
     );
+    assert!(
+        srv.next_timeout().is_some_and(|t| t <= Instant::now()),
+        "the absolute deadline has passed too"
+    );
     assert_eq!(
         srv.timeout(now),
         Some(Duration::ZERO),
