@@ -17,8 +17,9 @@ demo: deps
 ## The whole test suite: unit, integration, doc tests, allocation audit.
 test: deps
 	# The example tests run the example binaries: `--all-targets` builds
-	# examples only as test harnesses, so build the binaries themselves.
-	$(CARGO) build -p filo-mio --examples
+	# examples only as test harnesses, so build the binaries themselves
+	# (with the test profile: same dependency builds, no second BoringSSL).
+	$(CARGO) build --profile test -p filo-mio --examples
 	$(CARGO) test --workspace --all-targets
 	$(CARGO) test --workspace --doc
 	$(CARGO) test -p filo-core --features alloc-audit --test alloc -- --nocapture
