@@ -293,12 +293,27 @@ impl ApiModel {
             Op::ServerReset(n) | Op::ServerStop(n) => {
                 if let Some((conn, s)) = self.open_server_stream(n) {
                     let ep = self.server.as_mut().expect("server");
-                    if let Some(mut c) = ep.conn(conn) {
-                        let _ = if matches!(op, Op::ServerReset(_)) {
-                            c.reset_stream(s, code::H3_INTERNAL_ERROR)
+                    let stop = matches!(op, Op::ServerStop(_));
+                    let stopped = ep.conn(conn).is_some_and(|mut c| {
+                        if stop {
+                            c.stop_sending(s, code::H3_REQUEST_CANCELLED).is_ok()
                         } else {
-                            c.stop_sending(s, code::H3_REQUEST_CANCELLED)
-                        };
+                            let _ = c.reset_stream(s, code::H3_INTERNAL_ERROR);
+                            false
+                        }
+                    });
+                    // An application that stops reading a request answers
+                    // it without the rest (RFC 9114 §4.1.1): waiting for a
+                    // body end it refused would hang the request whenever
+                    // the client had already sent everything (quiche then
+                    // reports the STOP_SENDING to nobody).
+                    let waiting = self
+                        .sapp
+                        .requests
+                        .get(&(conn, s))
+                        .is_some_and(|r| !r.responded && !r.finished);
+                    if stopped && waiting {
+                        self.sapp.respond(ep, conn, s);
                     }
                 }
             }

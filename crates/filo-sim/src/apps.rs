@@ -261,7 +261,7 @@ impl ServerApp {
         }
     }
 
-    fn respond(&mut self, ep: &mut Endpoint, conn: ConnHandle, stream: StreamId) {
+    pub(crate) fn respond(&mut self, ep: &mut Endpoint, conn: ConnHandle, stream: StreamId) {
         let Some(req) = self.requests.get_mut(&(conn, stream)) else {
             return;
         };

@@ -346,7 +346,9 @@ proptest! {
     ) {
         let (received, batches) = batched_download(max_segments, buf_len, body)?;
         prop_assert_eq!(received, body);
-        if max_segments == 1 || buf_len < 2 * 1350 {
+        // Segments are 1350 bytes, or 1200 before quiche raises the
+        // payload size: a buffer under two of the smallest holds no batch.
+        if max_segments == 1 || buf_len < 2 * 1200 {
             prop_assert_eq!(batches, 0);
         }
     }
